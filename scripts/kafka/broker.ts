@@ -1,0 +1,228 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, rmSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { writeBrokerConfig, type BrokerConfigFiles } from './broker-config.js';
+import { LauncherError } from './errors.js';
+import { resolveBrokerJars } from './jars.js';
+import { isProcessAlive, terminateProcess } from './process.js';
+import { waitUntilReady } from './readiness.js';
+import { readSettings, type LauncherSettings, type SettingsOverrides } from './settings.js';
+import { findJava, runCommand } from './tools.js';
+
+const JVM_OPTIONS = ['-Xmx512m', '-Xms128m', '-XX:+UseG1GC', '-Djava.awt.headless=true'];
+const LOG_TAIL_LINES = 15;
+
+export interface StartBrokerOptions extends SettingsOverrides {
+  /** Environment to read the settings from; defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
+  /**
+   * Runs the broker in its own session so it outlives this process, as
+   * `kafka.ts start` needs. Otherwise the broker is killed when this process exits.
+   */
+  detached?: boolean;
+  /** Receives progress messages; silent by default. */
+  log?: (message: string) => void;
+  /** Called with the pid right after the JVM is spawned, before the broker is ready. */
+  onSpawn?: (broker: BrokerProcessInfo) => void | Promise<void>;
+}
+
+export interface BrokerProcessInfo {
+  pid: number;
+  port: number;
+  controllerPort: number;
+  bootstrapServers: string;
+  /** Temporary folder with the configuration and the KRaft storage; removed on stop. */
+  dataDir: string;
+  /** Broker log (stdout and stderr of the JVM); kept after stop. */
+  logFile: string;
+  kafkaVersion: string;
+}
+
+export interface RunningBroker extends BrokerProcessInfo {
+  /** Milliseconds from spawning the JVM until the first successful metadata request. */
+  startupMs: number;
+  /** Stops the broker (SIGTERM, then SIGKILL after 30 s) and removes its data folder. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a single-node Kafka broker (KRaft, combined broker and controller)
+ * on 127.0.0.1 and resolves once a metadata request to it succeeds.
+ * Throws a LauncherError that names the fix when Java or Maven is missing,
+ * a port is in use, or the broker does not come up within the timeout.
+ */
+export async function startBroker(options: StartBrokerOptions = {}): Promise<RunningBroker> {
+  const log = options.log ?? (() => {});
+  const settings = readSettings(options.env ?? process.env, options);
+
+  const java = await findJava(options.env ?? process.env);
+  const libsDir = await resolveBrokerJars(settings, log);
+  await assertPortFree(settings.port, 'TICKBUS_KAFKA_PORT', 'Kafka client');
+  await assertPortFree(settings.controllerPort, 'TICKBUS_KAFKA_CONTROLLER_PORT', 'KRaft controller');
+
+  await mkdir(settings.stateDir, { recursive: true });
+  const logFile = join(settings.stateDir, `broker-${settings.port}.log`);
+  const dataDir = await mkdtemp(join(tmpdir(), `tickbus-kafka-${settings.port}-`));
+
+  try {
+    const config = await writeBrokerConfig(dataDir, settings);
+    await formatStorage(java, libsDir, config);
+    return await launch(java, libsDir, config, settings, { dataDir, logFile }, options);
+  } catch (error) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function launch(
+  java: string,
+  libsDir: string,
+  config: BrokerConfigFiles,
+  settings: LauncherSettings,
+  paths: { dataDir: string; logFile: string },
+  options: StartBrokerOptions,
+): Promise<RunningBroker> {
+  const log = options.log ?? (() => {});
+  const detached = options.detached ?? false;
+  const bootstrapServers = `127.0.0.1:${settings.port}`;
+
+  const logFd = openSync(paths.logFile, 'w');
+  let child: ChildProcess;
+  try {
+    child = spawn(
+      java,
+      [
+        ...JVM_OPTIONS,
+        `-Dlog4j.configuration=file:${config.log4jProperties}`,
+        '-cp',
+        join(libsDir, '*'),
+        'kafka.Kafka',
+        config.serverProperties,
+      ],
+      { cwd: paths.dataDir, detached, stdio: ['ignore', logFd, logFd] },
+    );
+  } finally {
+    closeSync(logFd);
+  }
+
+  const spawnError = await new Promise<Error | undefined>((resolve) => {
+    child.once('spawn', () => resolve(undefined));
+    child.once('error', resolve);
+  });
+  if (spawnError !== undefined || child.pid === undefined) {
+    throw new LauncherError(`Failed to start ${java}: ${spawnError?.message ?? 'no process id'}`);
+  }
+  const pid = child.pid;
+
+  let exitDescription: string | undefined;
+  child.once('exit', (code, signal) => {
+    exitDescription = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+  });
+  const killOnExit = (): void => {
+    if (isProcessAlive(pid)) {
+      process.kill(pid, 'SIGKILL');
+    }
+    rmSync(paths.dataDir, { recursive: true, force: true });
+  };
+  if (!detached) {
+    process.once('exit', killOnExit);
+  }
+
+  const info: BrokerProcessInfo = {
+    pid,
+    port: settings.port,
+    controllerPort: settings.controllerPort,
+    bootstrapServers,
+    dataDir: paths.dataDir,
+    logFile: paths.logFile,
+    kafkaVersion: settings.kafkaVersion,
+  };
+  const stop = async (): Promise<void> => {
+    process.removeListener('exit', killOnExit);
+    await terminateProcess(pid);
+    await rm(paths.dataDir, { recursive: true, force: true });
+  };
+
+  log(`Starting Kafka ${settings.kafkaVersion} on ${bootstrapServers} (pid ${pid}), log: ${paths.logFile}`);
+  try {
+    await options.onSpawn?.(info);
+    const readiness = await waitUntilReady(bootstrapServers, {
+      timeoutMs: settings.startTimeoutMs,
+      checkAborted: () => (exitDescription ? `the broker process ${exitDescription}` : undefined),
+    });
+    if (!readiness.ready) {
+      throw new LauncherError(
+        `Kafka broker on ${bootstrapServers} did not start: ${readiness.reason}. ` +
+          `Read the broker log at ${paths.logFile}` +
+          (exitDescription ? '.' : ', or raise TICKBUS_KAFKA_START_TIMEOUT_MS on a slow machine.') +
+          (await formatLogTail(paths.logFile)),
+      );
+    }
+    if (detached) {
+      child.unref();
+    }
+    return { ...info, startupMs: readiness.elapsedMs, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+async function formatStorage(java: string, libsDir: string, config: BrokerConfigFiles): Promise<void> {
+  const result = await runCommand(java, [
+    ...JVM_OPTIONS,
+    `-Dlog4j.configuration=file:${config.log4jProperties}`,
+    '-cp',
+    join(libsDir, '*'),
+    'kafka.tools.StorageTool',
+    'format',
+    '--cluster-id',
+    config.clusterId,
+    '--config',
+    config.serverProperties,
+  ]);
+  if (result.exitCode !== 0) {
+    throw new LauncherError(
+      `Formatting the KRaft storage failed (kafka.tools.StorageTool exit code ${result.exitCode}):\n${result.output.trim()}`,
+    );
+  }
+}
+
+/** Binds the port on 127.0.0.1 for a moment to find out whether another process is bound to it. */
+export async function assertPortFree(port: number, variable: string, purpose: string): Promise<void> {
+  const inUse = await new Promise<boolean>((resolve, reject) => {
+    const server = createServer();
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRINUSE' || error.code === 'EACCES') {
+        resolve(true);
+      } else {
+        reject(error);
+      }
+    });
+    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => {
+      server.close(() => resolve(false));
+    });
+  });
+  if (inUse) {
+    throw new LauncherError(
+      `Port ${port} on 127.0.0.1 (${purpose} listener) is in use. ` +
+        `If it is a broker from "npm run kafka:start", run "npm run kafka:stop"; ` +
+        `otherwise set ${variable} to a free port.`,
+    );
+  }
+}
+
+async function formatLogTail(logFile: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(logFile, 'utf8');
+  } catch {
+    return '';
+  }
+  const lines = text.trimEnd().split('\n').slice(-LOG_TAIL_LINES);
+  return lines.length > 0 && lines[0] !== '' ? `\nLast ${lines.length} lines of the log:\n${lines.join('\n')}` : '';
+}

@@ -1,0 +1,70 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { Kafka, logLevel } from 'kafkajs';
+
+const POLL_INTERVAL_MS = 250;
+
+export interface ReadinessOptions {
+  timeoutMs: number;
+  /** Returns a reason to stop waiting early, such as "the broker process exited". */
+  checkAborted?: () => string | undefined;
+}
+
+export type ReadinessResult =
+  | { ready: true; elapsedMs: number }
+  | { ready: false; reason: string };
+
+/**
+ * Polls the broker with a kafkajs admin metadata request (describeCluster)
+ * until it lists at least one broker, the timeout passes, or `checkAborted`
+ * returns a reason.
+ */
+export async function waitUntilReady(
+  bootstrapServers: string,
+  options: ReadinessOptions,
+): Promise<ReadinessResult> {
+  const started = Date.now();
+  const deadline = started + options.timeoutMs;
+  let lastError = 'no response yet';
+
+  while (Date.now() < deadline) {
+    const aborted = options.checkAborted?.();
+    if (aborted !== undefined) {
+      return { ready: false, reason: aborted };
+    }
+
+    const error = await requestMetadata(bootstrapServers);
+    if (error === undefined) {
+      return { ready: true, elapsedMs: Date.now() - started };
+    }
+    lastError = error;
+    await sleep(POLL_INTERVAL_MS);
+  }
+
+  return {
+    ready: false,
+    reason: `no response to a metadata request within ${options.timeoutMs / 1000} s (last error: ${lastError})`,
+  };
+}
+
+/** Sends one metadata request. Returns undefined on success and the error message otherwise. */
+async function requestMetadata(bootstrapServers: string): Promise<string | undefined> {
+  const kafka = new Kafka({
+    clientId: 'tickbus-kafka-launcher',
+    brokers: bootstrapServers.split(','),
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 1_000,
+    requestTimeout: 5_000,
+    retry: { retries: 0 },
+  });
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    const cluster = await admin.describeCluster();
+    return cluster.brokers.length > 0 ? undefined : 'the metadata response listed no brokers';
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
