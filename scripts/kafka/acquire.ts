@@ -1,10 +1,16 @@
-import { startBroker } from './broker.js';
+import { readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+
+import { findFreePorts, startBroker } from './broker.js';
 import { LauncherError } from './errors.js';
 import { waitUntilReady } from './readiness.js';
 import { isRecordedBrokerRunning, readRecord } from './records.js';
 import { readSettings } from './settings.js';
 
 const EXISTING_BROKER_TIMEOUT_MS = 30_000;
+const TEST_LOG_PREFIX = 'test-broker-';
+/** Number of per-run broker logs kept in the state folder. Older ones are deleted. */
+const TEST_LOGS_KEPT = 10;
 
 export interface AcquiredBroker {
   bootstrapServers: string;
@@ -17,7 +23,9 @@ export interface AcquiredBroker {
 /**
  * Finds a broker for a test run, in this order: the one named by
  * KAFKA_BOOTSTRAP_SERVERS, a running broker from `kafka.ts start` on
- * TICKBUS_KAFKA_PORT, or a new broker that `release()` stops.
+ * TICKBUS_KAFKA_PORT (default 19092), or a new broker that `release()` stops.
+ * A new broker listens on TICKBUS_KAFKA_PORT when it is set, and otherwise on
+ * free ports chosen by the OS, so concurrent test runs on one machine do not collide.
  */
 export async function acquireBroker(
   env: NodeJS.ProcessEnv = process.env,
@@ -48,7 +56,16 @@ export async function acquireBroker(
     };
   }
 
-  const broker = await startBroker({ env, log });
+  const portFixed = Boolean(env.TICKBUS_KAFKA_PORT?.trim());
+  const [port, controllerPort] = portFixed ? [settings.port, settings.controllerPort] : await findFreePorts(2);
+  await pruneTestLogs(settings.stateDir);
+  const broker = await startBroker({
+    env,
+    log,
+    ...(port === undefined ? {} : { port }),
+    ...(controllerPort === undefined ? {} : { controllerPort }),
+    logFile: join(settings.stateDir, `${TEST_LOG_PREFIX}${port}.log`),
+  });
   return {
     bootstrapServers: broker.bootstrapServers,
     description:
@@ -63,4 +80,22 @@ async function assertReachable(bootstrapServers: string, fix: string, name: stri
   if (!readiness.ready) {
     throw new LauncherError(`Kafka broker at ${name} is not reachable: ${readiness.reason}. ${fix}`);
   }
+}
+
+/** Deletes all but the newest test broker logs, which would otherwise pile up with one file per port. */
+async function pruneTestLogs(stateDir: string): Promise<void> {
+  let names: string[];
+  try {
+    names = (await readdir(stateDir)).filter((name) => name.startsWith(TEST_LOG_PREFIX) && name.endsWith('.log'));
+  } catch {
+    return;
+  }
+  const logs = await Promise.all(
+    names.map(async (name) => {
+      const path = join(stateDir, name);
+      return { path, modifiedMs: (await stat(path).catch(() => undefined))?.mtimeMs ?? 0 };
+    }),
+  );
+  logs.sort((a, b) => b.modifiedMs - a.modifiedMs);
+  await Promise.all(logs.slice(TEST_LOGS_KEPT - 1).map((entry) => rm(entry.path, { force: true })));
 }

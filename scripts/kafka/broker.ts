@@ -15,17 +15,24 @@ import { findJava, runCommand } from './tools.js';
 
 const JVM_OPTIONS = ['-Xmx512m', '-Xms128m', '-XX:+UseG1GC', '-Djava.awt.headless=true'];
 const LOG_TAIL_LINES = 15;
+const READINESS_HINTS = {
+  timeout: ', or raise TICKBUS_KAFKA_START_TIMEOUT_MS on a slow machine',
+  aborted: '',
+  'other-broker': ', and set TICKBUS_KAFKA_PORT and TICKBUS_KAFKA_CONTROLLER_PORT to free ports',
+} as const;
 
 export interface StartBrokerOptions extends SettingsOverrides {
-  /** Environment to read the settings from; defaults to process.env. */
+  /** Environment to read the settings from (default: process.env). */
   env?: NodeJS.ProcessEnv;
   /**
    * Runs the broker in its own session so it outlives this process, as
    * `kafka.ts start` needs. Otherwise the broker is killed when this process exits.
    */
   detached?: boolean;
-  /** Receives progress messages; silent by default. */
+  /** Receiver of progress messages (default: none). */
   log?: (message: string) => void;
+  /** Broker log path (default: broker-<port>.log in the state folder). */
+  logFile?: string;
   /** Called with the pid right after the JVM is spawned, before the broker is ready. */
   onSpawn?: (broker: BrokerProcessInfo) => void | Promise<void>;
 }
@@ -35,9 +42,9 @@ export interface BrokerProcessInfo {
   port: number;
   controllerPort: number;
   bootstrapServers: string;
-  /** Temporary folder with the configuration and the KRaft storage; removed on stop. */
+  /** Temporary folder with the configuration and the KRaft storage, removed on stop. */
   dataDir: string;
-  /** Broker log (stdout and stderr of the JVM); kept after stop. */
+  /** Broker log with the JVM's stdout and stderr, kept after stop. */
   logFile: string;
   kafkaVersion: string;
 }
@@ -65,7 +72,7 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
   await assertPortFree(settings.controllerPort, 'TICKBUS_KAFKA_CONTROLLER_PORT', 'KRaft controller');
 
   await mkdir(settings.stateDir, { recursive: true });
-  const logFile = join(settings.stateDir, `broker-${settings.port}.log`);
+  const logFile = options.logFile ?? join(settings.stateDir, `broker-${settings.port}.log`);
   const dataDir = await mkdtemp(join(tmpdir(), `tickbus-kafka-${settings.port}-`));
 
   try {
@@ -153,12 +160,12 @@ async function launch(
     const readiness = await waitUntilReady(bootstrapServers, {
       timeoutMs: settings.startTimeoutMs,
       checkAborted: () => (exitDescription ? `the broker process ${exitDescription}` : undefined),
+      expectedClusterId: config.clusterId,
     });
     if (!readiness.ready) {
       throw new LauncherError(
         `Kafka broker on ${bootstrapServers} did not start: ${readiness.reason}. ` +
-          `Read the broker log at ${paths.logFile}` +
-          (exitDescription ? '.' : ', or raise TICKBUS_KAFKA_START_TIMEOUT_MS on a slow machine.') +
+          `Read the broker log at ${paths.logFile}${READINESS_HINTS[readiness.cause]}.` +
           (await formatLogTail(paths.logFile)),
       );
     }
@@ -189,6 +196,34 @@ async function formatStorage(java: string, libsDir: string, config: BrokerConfig
     throw new LauncherError(
       `Formatting the KRaft storage failed (kafka.tools.StorageTool exit code ${result.exitCode}):\n${result.output.trim()}`,
     );
+  }
+}
+
+/**
+ * Returns `count` distinct TCP ports that were free on 127.0.0.1 a moment ago.
+ * Another process may still take one before the broker binds it.
+ */
+export async function findFreePorts(count: number): Promise<number[]> {
+  const servers = Array.from({ length: count }, () => createServer());
+  try {
+    return await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<number>((resolve, reject) => {
+            server.once('error', reject);
+            server.listen({ host: '127.0.0.1', port: 0 }, () => {
+              const address = server.address();
+              if (address !== null && typeof address === 'object') {
+                resolve(address.port);
+              } else {
+                reject(new Error('The port probe socket has no TCP address.'));
+              }
+            });
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
   }
 }
 

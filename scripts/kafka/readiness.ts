@@ -8,11 +8,16 @@ export interface ReadinessOptions {
   timeoutMs: number;
   /** Returns a reason to stop waiting early, such as "the broker process exited". */
   checkAborted?: () => string | undefined;
+  /**
+   * Cluster id the broker was formatted with. A response with another id
+   * comes from a different broker on the same port, and ends the wait.
+   */
+  expectedClusterId?: string;
 }
 
 export type ReadinessResult =
   | { ready: true; elapsedMs: number }
-  | { ready: false; reason: string };
+  | { ready: false; cause: 'timeout' | 'aborted' | 'other-broker'; reason: string };
 
 /**
  * Polls the broker with a kafkajs admin metadata request (describeCluster)
@@ -30,25 +35,34 @@ export async function waitUntilReady(
   while (Date.now() < deadline) {
     const aborted = options.checkAborted?.();
     if (aborted !== undefined) {
-      return { ready: false, reason: aborted };
+      return { ready: false, cause: 'aborted', reason: aborted };
     }
 
-    const error = await requestMetadata(bootstrapServers);
-    if (error === undefined) {
+    const response = await requestMetadata(bootstrapServers);
+    if ('clusterId' in response) {
+      const expected = options.expectedClusterId;
+      if (expected !== undefined && response.clusterId !== expected) {
+        return {
+          ready: false,
+          cause: 'other-broker',
+          reason: `a different Kafka broker (cluster id ${response.clusterId}, expected ${expected}) answers on ${bootstrapServers}`,
+        };
+      }
       return { ready: true, elapsedMs: Date.now() - started };
     }
-    lastError = error;
+    lastError = response.error;
     await sleep(POLL_INTERVAL_MS);
   }
 
   return {
     ready: false,
+    cause: 'timeout',
     reason: `no response to a metadata request within ${options.timeoutMs / 1000} s (last error: ${lastError})`,
   };
 }
 
-/** Sends one metadata request. Returns undefined on success and the error message otherwise. */
-async function requestMetadata(bootstrapServers: string): Promise<string | undefined> {
+/** Sends one metadata request. Returns the cluster id on success and the error message otherwise. */
+async function requestMetadata(bootstrapServers: string): Promise<{ clusterId: string } | { error: string }> {
   const kafka = new Kafka({
     clientId: 'tickbus-kafka-launcher',
     brokers: bootstrapServers.split(','),
@@ -61,9 +75,12 @@ async function requestMetadata(bootstrapServers: string): Promise<string | undef
   try {
     await admin.connect();
     const cluster = await admin.describeCluster();
-    return cluster.brokers.length > 0 ? undefined : 'the metadata response listed no brokers';
+    if (cluster.brokers.length === 0) {
+      return { error: 'the metadata response listed no brokers' };
+    }
+    return { clusterId: cluster.clusterId };
   } catch (error) {
-    return error instanceof Error ? error.message : String(error);
+    return { error: error instanceof Error ? error.message : String(error) };
   } finally {
     await admin.disconnect().catch(() => {});
   }
