@@ -1,0 +1,533 @@
+import { MessageChannel } from 'node:worker_threads'
+import { availableParallelism } from 'node:os'
+import { Piscina } from 'piscina'
+import { ErrorCode, TickbusError, describeValue, fromErrorRecord, invalidOption } from '../errors.js'
+import type { Logger } from '../logger.js'
+import { Header, RecordKind } from '../ring/layout.js'
+import { createRingBuffer } from '../ring/ring-buffer.js'
+import { createRingMemory, type RingMemory } from '../ring/memory.js'
+import { NO_RECORD, RingReader } from '../ring/ring-reader.js'
+import type { EventType } from '../schema/define-event.js'
+import type { EventSchema } from '../schema/fields.js'
+import { createViewContext, type EventView, type ViewContext } from '../schema/view.js'
+import type { EventViewOf } from '../schema/define-event.js'
+import type { Topology } from '../topology/types.js'
+import type { Backend } from '../backends/backend.js'
+import { DECODE_ERROR_TYPE_ID, DecodeErrorEvent } from './builtin-events.js'
+import { EventReader } from './event-reader.js'
+import { EventWindow } from './event-window.js'
+import type { CommitMode, CommitSettings, ConsumerShardTask, FromWorkerMessage, PartitionOffset, ShardStopReport } from './messages.js'
+import { resolveBusOptions, type BusOptions, type TickLimits } from './bus-options.js'
+
+/** Set in #claimRing()'s result when the tick's count or time limit stopped the claim. */
+const TICK_LIMITED_BIT = 0x40000000
+/** Set in #claimRing()'s result when an event type's limit stopped this ring only. */
+const RING_LIMITED_BIT = 0x20000000
+const DRAINED_MASK = 0x1fffffff
+
+/** Outcome of one commit, as a worker reported it. */
+export interface CommitResult {
+  readonly groupId: string
+  readonly shard: number
+  readonly offsets: readonly PartitionOffset[]
+  /** null when the commit succeeded. */
+  readonly error: TickbusError | null
+  readonly latencyMs: number
+}
+
+/** Totals of commit outcomes since the bus started, per group and overall. */
+export interface CommitStatistics {
+  successes: number
+  failures: number
+  lastError: TickbusError | null
+  /** Last committed offset (the next offset to read) per `topic:partition`. */
+  readonly committed: Map<string, number>
+}
+
+/** What Bus.stop() did and did not finish. */
+export interface StopReport {
+  /** Offsets committed while stopping. */
+  readonly committed: readonly PartitionOffset[]
+  /** Shards that did not stop within the timeout and were terminated. */
+  readonly timedOutShards: readonly number[]
+  /** Records fetched and written to a ring but not committed; they are fetched again by the next consumer. */
+  readonly uncommittedRecords: number
+  readonly errors: readonly TickbusError[]
+}
+
+/** Figures of the last tick, refreshed by tick(). */
+export interface TickStatistics {
+  /** Tick number, starting at 1. */
+  tick: number
+  /** Events (and decode errors) handed out by the last tick. */
+  drained: number
+  /** Nanoseconds the last tick spent releasing and claiming records. */
+  drainNs: number
+  /** Consecutive ticks, up to and including the last, that drained nothing; 0 after a busy tick. */
+  idleStreak: number
+  /** Whether a limit (count or time budget) left records in a ring. */
+  limited: boolean
+}
+
+interface ShardState {
+  readonly index: number
+  readonly groupId: string
+  readonly memory: RingMemory
+  readonly reader: RingReader
+  readonly stats: SharedArrayBuffer
+  /** Positions to release, one per live tick, oldest first. */
+  readonly marks: number[]
+  port: import('node:worker_threads').MessagePort | undefined
+  task: Promise<ShardStopReport> | undefined
+  attempt: number
+  restartTimer: NodeJS.Timeout | undefined
+  /** Partitions the shard owns, from its last assignment message, as `topic:partition`. */
+  assignment: Set<string>
+  startedAt: number
+}
+
+/** Creates a bus, applies its topology through the backend and starts the consumer workers. */
+export async function createBus (options: BusOptions): Promise<Bus> {
+  const bus = new Bus(options)
+  await bus.start()
+  return bus
+}
+
+/**
+ * Brings a topology's events into the game tick. Call tick() once at the start of each game tick,
+ * then read this tick's events with readers. All methods are for the main thread.
+ */
+export class Bus {
+  readonly topology: Topology
+  readonly backend: Backend
+  readonly logger: Logger
+  readonly stats: TickStatistics = { tick: 0, drained: 0, drainNs: 0, idleStreak: 0, limited: false }
+  readonly commitStatistics: CommitStatistics = { successes: 0, failures: 0, lastError: null, committed: new Map() }
+
+  readonly #options: ReturnType<typeof resolveBusOptions>
+  readonly #context: ViewContext
+  readonly #shards: ShardState[] = []
+  readonly #rings: RingMemory[] = []
+  /** Window per event type id; index 0 holds decode errors. */
+  readonly #windows: EventWindow[] = []
+  readonly #readers: Array<EventReader<EventView>>[] = []
+  readonly #drainedPerType: Int32Array
+  readonly #limits: TickLimits
+  #pool: Piscina | undefined
+  #generation = 0
+  #running = false
+  #stopping = false
+  #ringStart = 0
+  #pendingErrors: TickbusError[] = []
+  #errors: TickbusError[] = []
+  #pendingCommits: CommitResult[] = []
+  #commitResults: CommitResult[] = []
+  #commitRequestId = 0
+  readonly #generationGetter = (): number => this.#generation
+
+  constructor (options: BusOptions) {
+    this.#options = resolveBusOptions(options)
+    this.topology = this.#options.topology
+    this.backend = this.#options.backend
+    this.logger = this.#options.logger
+    this.#limits = this.#options.limits
+    this.#context = createViewContext({
+      topics: ['', ...this.topology.topics.map((topic) => topic.name)],
+      groups: ['', ...this.topology.groups.map((group) => group.groupId)],
+      ...(this.#options.devMode === undefined ? {} : { devMode: this.#options.devMode }),
+    })
+    const typeCount = this.topology.eventTypes.length + 1
+    for (let id = 0; id < typeCount; id++) {
+      this.#windows.push(new EventWindow(this.#options.eventLifetimeTicks))
+      this.#readers.push([])
+    }
+    this.#drainedPerType = new Int32Array(typeCount)
+  }
+
+  /** Whether the bus is started and not stopping. */
+  get running (): boolean {
+    return this.#running && !this.#stopping
+  }
+
+  /** @internal Use createBus(). */
+  async start (): Promise<void> {
+    if (this.#running) return
+    const report = await this.backend.start(this.topology, this.logger)
+    for (const warning of report.warnings) this.logger.warn({ backend: this.backend.name }, warning)
+    if (report.created.length > 0) this.logger.info({ topics: report.created }, 'created topics')
+
+    let shardIndex = 0
+    for (const group of this.topology.groups) {
+      for (let i = 0; i < group.shards; i++) {
+        const buffer = createRingBuffer(this.#options.ringCapacityBytes)
+        const memory = createRingMemory(buffer)
+        this.#rings.push(memory)
+        this.#shards.push({
+          index: shardIndex++,
+          groupId: group.groupId,
+          memory,
+          reader: new RingReader(memory),
+          stats: new SharedArrayBuffer(1024),
+          marks: [],
+          port: undefined,
+          task: undefined,
+          attempt: 0,
+          restartTimer: undefined,
+          assignment: new Set(),
+          startedAt: 0,
+        })
+      }
+    }
+
+    const threads = this.#options.workers ?? Math.max(1, Math.min(this.#shards.length, availableParallelism() - 1))
+    this.#pool = new Piscina({
+      filename: new URL('../../workers/consumer-worker.js', import.meta.url).href,
+      minThreads: threads,
+      maxThreads: threads,
+      // Shard tasks never finish on their own, so each worker runs several of them at once, and
+      // with atomics disabled a worker's event loop keeps running between tasks.
+      concurrentTasksPerWorker: Math.max(1, Math.ceil(this.#shards.length / threads)),
+      atomics: 'disabled',
+      idleTimeout: Number.POSITIVE_INFINITY,
+    })
+    this.#running = true
+    for (const shard of this.#shards) this.#startShard(shard)
+    this.logger.info({ shards: this.#shards.length, workers: threads, backend: this.backend.name }, 'bus started')
+  }
+
+  /**
+   * Returns a reader of `eventType`'s events, with its own cursor. `groupId` limits it to events
+   * consumed by that consumer group. Throws INVALID_OPTION when the type is not in the topology or
+   * its fields differ from the topology's declaration.
+   */
+  reader<S extends EventSchema> (eventType: EventType<S>, options: { groupId?: string } = {}): EventReader<EventViewOf<S> & EventView> {
+    const descriptor = this.topology.eventTypes.find((candidate) => candidate.name === eventType.name)
+    if (descriptor === undefined) {
+      throw invalidOption('reader(eventType)', `must be an event type bound in the topology (bound: ${this.topology.eventTypes.map((type) => type.name).join(', ') || 'none'})`, eventType.name)
+    }
+    return this.#createReader(descriptor.id, () => eventType.createView(this.#context) as EventViewOf<S> & EventView, options.groupId)
+  }
+
+  /** Returns a reader of decode-error records: fetched records that no binding could decode. */
+  decodeErrors (options: { groupId?: string } = {}): EventReader<EventViewOf<typeof DecodeErrorEvent.schema> & EventView> {
+    return this.#createReader(DECODE_ERROR_TYPE_ID, () => DecodeErrorEvent.createView(this.#context) as EventViewOf<typeof DecodeErrorEvent.schema> & EventView, options.groupId)
+  }
+
+  /** Bus errors (worker crashes, broker outages, failed commits) that arrived before this tick. */
+  get errors (): readonly TickbusError[] {
+    return this.#errors
+  }
+
+  /** Commit outcomes that arrived before this tick. */
+  get commitResults (): readonly CommitResult[] {
+    return this.#commitResults
+  }
+
+  /**
+   * Releases the records that earlier ticks handed out (so workers may commit them and reuse the
+   * space), then claims what the rings hold now, within the tick limits. Never blocks, never
+   * awaits; allocates only when an event type's window grows.
+   */
+  tick (): TickStatistics {
+    const started = process.hrtime.bigint()
+    const generation = ++this.#generation
+    const lifetime = this.#options.eventLifetimeTicks
+
+    // Release the tick that falls out of the lifetime.
+    const releasedGeneration = generation - lifetime
+    if (releasedGeneration > 0) this.#context.releasedGeneration = releasedGeneration
+    for (const shard of this.#shards) {
+      if (shard.marks.length >= lifetime) shard.reader.release(shard.marks.shift()!)
+    }
+    for (let type = 0; type < this.#windows.length; type++) {
+      const window = this.#windows[type]!
+      const first = window.beginTick()
+      const readers = this.#readers[type]!
+      for (let i = 0; i < readers.length; i++) readers[i]!.accountDropped(first)
+      this.#drainedPerType[type] = 0
+    }
+    this.#errors = this.#pendingErrors
+    this.#pendingErrors = []
+    this.#commitResults = this.#pendingCommits
+    this.#pendingCommits = []
+
+    const drained = this.#claim(started)
+    this.stats.tick = generation
+    this.stats.drained = drained
+    this.stats.idleStreak = drained === 0 ? this.stats.idleStreak + 1 : 0
+    this.stats.drainNs = Number(process.hrtime.bigint() - started)
+    return this.stats
+  }
+
+  /** Events of `eventType` handed out by the last tick. */
+  drainedCount (eventType: EventType): number {
+    const descriptor = this.topology.eventTypes.find((candidate) => candidate.name === eventType.name)
+    return descriptor === undefined ? 0 : this.#drainedPerType[descriptor.id]!
+  }
+
+  /** Decode errors handed out by the last tick. */
+  get drainedDecodeErrors (): number {
+    return this.#drainedPerType[DECODE_ERROR_TYPE_ID]!
+  }
+
+  /** Bytes and records waiting in each shard's ring (published, not yet handed out), for metrics. */
+  ringDepths (): Array<{ shard: number, groupId: string, unreadBytes: number, usedBytes: number, capacityBytes: number, fullCount: number }> {
+    return this.#shards.map((shard) => ({
+      shard: shard.index,
+      groupId: shard.groupId,
+      unreadBytes: shard.reader.unreadBytes,
+      usedBytes: shard.reader.usedBytes,
+      capacityBytes: shard.reader.capacity,
+      fullCount: shard.reader.fullCount,
+    }))
+  }
+
+  /**
+   * Asks the workers to commit `offsets` (the next offsets to read) in manual commit mode. The
+   * outcome arrives as a commit result on a later tick. Throws NOT_RUNNING when the bus stopped.
+   */
+  commit (offsets: readonly PartitionOffset[]): void {
+    if (!this.running) throw new TickbusError(ErrorCode.NOT_RUNNING, 'Cannot commit: the bus is not running.')
+    const requestId = ++this.#commitRequestId
+    for (const shard of this.#shards) {
+      const owned = offsets.filter((entry) => shard.assignment.has(`${entry.topic}:${entry.partition}`))
+      if (owned.length > 0) shard.port?.postMessage({ type: 'commit', requestId, offsets: owned })
+    }
+  }
+
+  /**
+   * Stops the bus: releases every record handed out (the game has processed them), asks each
+   * shard to commit what was released and leave its group, and waits up to `timeoutMs`.
+   * Returns what was done and what was not.
+   */
+  async stop (timeoutMs = this.#options.stopTimeoutMs): Promise<StopReport> {
+    if (!this.#running || this.#stopping) return { committed: [], timedOutShards: [], uncommittedRecords: 0, errors: [] }
+    this.#stopping = true
+    const committed: PartitionOffset[] = []
+    const timedOutShards: number[] = []
+    const errors: TickbusError[] = []
+    let uncommittedRecords = 0
+
+    for (const shard of this.#shards) {
+      if (shard.restartTimer !== undefined) clearTimeout(shard.restartTimer)
+      const mark = shard.reader.mark()
+      shard.marks.length = 0
+      shard.reader.release(mark)
+      shard.port?.postMessage({ type: 'stop', timeoutMs })
+    }
+    for (const window of this.#windows) window.clear()
+    this.#context.releasedGeneration = this.#generation
+
+    const deadline = Date.now() + timeoutMs + 1000
+    await Promise.all(this.#shards.map(async (shard) => {
+      if (shard.task === undefined) return
+      let timer: NodeJS.Timeout | undefined
+      const outcome = await Promise.race([
+        shard.task.then((report) => ({ report }), (error: unknown) => ({ error })),
+        new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), Math.max(0, deadline - Date.now())) }),
+      ])
+      clearTimeout(timer)
+      if (outcome === 'timeout') {
+        timedOutShards.push(shard.index)
+      } else if ('report' in outcome) {
+        committed.push(...outcome.report.committed)
+        uncommittedRecords += outcome.report.unreleasedRecords
+      } else {
+        errors.push(asTickbusError(outcome.error, shard))
+      }
+      shard.port?.close()
+    }))
+
+    await this.#pool?.destroy()
+    this.#pool = undefined
+    await this.backend.stop()
+    this.#running = false
+    this.logger.info({ committed: committed.length, timedOutShards }, 'bus stopped')
+    return { committed, timedOutShards, uncommittedRecords, errors }
+  }
+
+  #createReader<V extends EventView> (typeId: number, createView: () => V, groupId: string | undefined): EventReader<V> {
+    let groupNumber = 0
+    if (groupId !== undefined) {
+      const group = this.topology.groups.find((candidate) => candidate.groupId === groupId)
+      if (group === undefined) throw invalidOption('reader options.groupId', 'must be a consumer group of the topology', groupId)
+      groupNumber = group.id
+    }
+    const reader = new EventReader<V>(this.#windows[typeId]!, this.#rings, this.#context, createView, groupNumber, this.#generationGetter)
+    this.#readers[typeId]!.push(reader as unknown as EventReader<EventView>)
+    return reader
+  }
+
+  /** Claims records from every ring into the per-type windows; returns how many it handed out. */
+  #claim (started: bigint): number {
+    const shards = this.#shards
+    let total = 0
+    let limited = false
+    let tickLimited = false
+
+    // Rotate the first ring each tick so that a per-tick limit does not always favour shard 0.
+    const count = shards.length
+    const start = count === 0 ? 0 : this.#ringStart++ % count
+    for (let n = 0; n < count; n++) {
+      const ringIndex = (start + n) % count
+      const shard = shards[ringIndex]!
+      const reader = shard.reader
+      // Every shard gets a mark each tick, also one that a limit kept from claiming, so that the
+      // marks of one tick are released together.
+      if (!tickLimited) {
+        const drained = this.#claimRing(reader, ringIndex, total, started)
+        total += drained & DRAINED_MASK
+        tickLimited = (drained & TICK_LIMITED_BIT) !== 0
+        if ((drained & (TICK_LIMITED_BIT | RING_LIMITED_BIT)) !== 0) limited = true
+      }
+      shard.marks.push(reader.mark())
+    }
+    this.stats.limited = limited
+    return total
+  }
+
+  /**
+   * Claims records of one ring into the windows. Returns the count handed out, with
+   * TICK_LIMITED_BIT or RING_LIMITED_BIT set when a limit stopped it before the ring was empty.
+   */
+  #claimRing (reader: RingReader, ringIndex: number, alreadyDrained: number, started: bigint): number {
+    const limits = this.#limits
+    const windows = this.#windows
+    const drainedPerType = this.#drainedPerType
+    const budgetNs = limits.timeBudgetNs
+    const memory = reader.memory
+    const u8 = memory.u8
+    const u16 = memory.u16
+    let total = alreadyDrained
+    reader.claim()
+    for (;;) {
+      if (total >= limits.maxEventsPerTick) return (total - alreadyDrained) | (reader.unreadBytes > 0 ? TICK_LIMITED_BIT : 0)
+      if (budgetNs !== 0n && (total & 63) === 63 && process.hrtime.bigint() - started > budgetNs) {
+        return (total - alreadyDrained) | TICK_LIMITED_BIT
+      }
+      const before = reader.mark()
+      const offset = reader.nextRecord()
+      if (offset === NO_RECORD) return total - alreadyDrained
+      const kind = u8[offset + Header.KIND]
+      let type: number
+      if (kind === RecordKind.EVENT) {
+        type = u16[(offset + Header.EVENT_TYPE) >> 1]!
+      } else if (kind === RecordKind.DECODE_ERROR) {
+        type = DECODE_ERROR_TYPE_ID
+      } else {
+        continue
+      }
+      const window = windows[type]
+      if (window === undefined) continue
+      if (drainedPerType[type]! >= limits.maxEventsPerType[type]!) {
+        // Records are released by position, so the ring cannot skip this one: it waits, with
+        // everything after it in this ring, for the next tick.
+        reader.rewind(before)
+        return (total - alreadyDrained) | RING_LIMITED_BIT
+      }
+      window.add(ringIndex, offset)
+      drainedPerType[type]!++
+      total++
+    }
+  }
+
+  #startShard (shard: ShardState): void {
+    const pool = this.#pool
+    if (pool === undefined || this.#stopping) return
+    const channel = new MessageChannel()
+    shard.port = channel.port1
+    shard.startedAt = Date.now()
+    channel.port1.on('message', (message: FromWorkerMessage) => { this.#onWorkerMessage(shard, message) })
+    channel.port1.unref()
+    const settings: CommitSettings = this.#options.commit
+    const task: ConsumerShardTask = {
+      kind: 'consumer-shard',
+      shard: shard.index,
+      backendModule: this.backend.workerModule,
+      backendConfig: this.backend.workerConfig,
+      topology: this.topology,
+      groupId: shard.groupId,
+      ring: shard.memory.buffer,
+      stats: shard.stats,
+      port: channel.port2,
+      commit: settings,
+      attempt: shard.attempt,
+    }
+    const running = pool.run(task, { transferList: [channel.port2] }) as Promise<ShardStopReport>
+    shard.task = running
+    running.then(
+      () => {
+        if (!this.#stopping) this.#onShardFailure(shard, new Error('the shard task ended without a stop request'))
+      },
+      (error: unknown) => {
+        if (!this.#stopping) this.#onShardFailure(shard, error)
+      },
+    )
+  }
+
+  #onShardFailure (shard: ShardState, error: unknown): void {
+    const failure = asTickbusError(error, shard)
+    this.#pendingErrors.push(failure)
+    shard.port?.close()
+    shard.port = undefined
+    shard.assignment.clear()
+    // A shard that ran for a while before failing restarts quickly again.
+    if (Date.now() - shard.startedAt > this.#options.restart.maxDelayMs * 2) shard.attempt = 0
+    const delay = Math.min(this.#options.restart.maxDelayMs, this.#options.restart.initialDelayMs * 2 ** shard.attempt)
+    shard.attempt++
+    this.logger.error({ err: failure, shard: shard.index, groupId: shard.groupId, restartInMs: delay }, 'consumer shard failed; restarting')
+    shard.restartTimer = setTimeout(() => {
+      shard.restartTimer = undefined
+      this.#startShard(shard)
+    }, delay)
+  }
+
+  #onWorkerMessage (shard: ShardState, message: FromWorkerMessage): void {
+    switch (message.type) {
+      case 'started':
+        this.logger.info({ shard: shard.index, groupId: shard.groupId }, 'consumer shard started')
+        break
+      case 'assignment': {
+        shard.assignment = new Set(message.partitions.flatMap((entry) => entry.partitions.map((partition) => `${entry.topic}:${partition}`)))
+        this.logger.info({ shard: shard.index, groupId: shard.groupId, partitions: message.partitions }, 'partitions assigned')
+        break
+      }
+      case 'commit-result': {
+        const error = message.error === null ? null : fromErrorRecord(message.error)
+        const result: CommitResult = { groupId: shard.groupId, shard: shard.index, offsets: message.offsets, error, latencyMs: message.latencyMs }
+        this.#pendingCommits.push(result)
+        if (error === null) {
+          this.commitStatistics.successes++
+          for (const entry of message.offsets) this.commitStatistics.committed.set(`${entry.topic}:${entry.partition}`, entry.offset)
+        } else {
+          this.commitStatistics.failures++
+          this.commitStatistics.lastError = error
+          this.logger.warn({ err: error, shard: shard.index, groupId: shard.groupId }, 'commit failed')
+        }
+        break
+      }
+      case 'error': {
+        const error = fromErrorRecord(message.error)
+        this.#pendingErrors.push(error)
+        this.logger.warn({ err: error, shard: shard.index, groupId: shard.groupId }, error.message)
+        break
+      }
+      case 'log':
+        this.logger[message.level]({ ...message.fields, shard: shard.index, groupId: shard.groupId }, message.message)
+        break
+    }
+  }
+}
+
+function asTickbusError (error: unknown, shard: { index: number, groupId: string }): TickbusError {
+  if (error instanceof TickbusError) return error
+  const message = error instanceof Error ? error.message : describeValue(error)
+  return new TickbusError(ErrorCode.WORKER_CRASHED, `Consumer shard ${shard.index} of group ${shard.groupId} failed: ${message}`, {
+    cause: error,
+    groupId: shard.groupId,
+    worker: shard.index,
+    retriable: true,
+  })
+}
+
+export type { CommitMode }
