@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { writeBrokerConfig, type BrokerConfigFiles } from './broker-config.js';
 import { LauncherError } from './errors.js';
 import { resolveBrokerJars } from './jars.js';
+import { DATA_DIR_PREFIX, removeOrphanedBrokers, writeOwner } from './orphans.js';
 import { isProcessAlive, terminateProcess } from './process.js';
 import { waitUntilReady } from './readiness.js';
 import { readSettings, type LauncherSettings, type SettingsOverrides } from './settings.js';
@@ -68,12 +69,13 @@ export async function startBroker(options: StartBrokerOptions = {}): Promise<Run
 
   const java = await findJava(options.env ?? process.env);
   const libsDir = await resolveBrokerJars(settings, log);
+  await removeOrphanedBrokers(log);
   await assertPortFree(settings.port, 'TICKBUS_KAFKA_PORT', 'Kafka client');
   await assertPortFree(settings.controllerPort, 'TICKBUS_KAFKA_CONTROLLER_PORT', 'KRaft controller');
 
   await mkdir(settings.stateDir, { recursive: true });
   const logFile = options.logFile ?? join(settings.stateDir, `broker-${settings.port}.log`);
-  const dataDir = await mkdtemp(join(tmpdir(), `tickbus-kafka-${settings.port}-`));
+  const dataDir = await mkdtemp(join(tmpdir(), `${DATA_DIR_PREFIX}${settings.port}-`));
 
   try {
     const config = await writeBrokerConfig(dataDir, settings);
@@ -156,6 +158,10 @@ async function launch(
 
   log(`Starting Kafka ${settings.kafkaVersion} on ${bootstrapServers} (pid ${pid}), log: ${paths.logFile}`);
   try {
+    if (!detached) {
+      // Lets a later launcher stop this broker if this process dies by SIGKILL, when no 'exit' handler runs.
+      await writeOwner(paths.dataDir, { ownerPid: process.pid, brokerPid: pid });
+    }
     await options.onSpawn?.(info);
     const readiness = await waitUntilReady(bootstrapServers, {
       timeoutMs: settings.startTimeoutMs,
