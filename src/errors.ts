@@ -92,7 +92,10 @@ export function fromErrorRecord (record: ErrorRecord): TickbusError {
   return new TickbusError(record.code, record.message, options)
 }
 
-function copyContext (from: ErrorContext, to: ErrorContext): void {
+/** Context fields as an error instance holds them: each may be undefined. */
+type ContextSource = { readonly [K in keyof ErrorContext]-?: ErrorContext[K] | undefined }
+
+function copyContext (from: ContextSource, to: ErrorContext): void {
   if (from.topic !== undefined) to.topic = from.topic
   if (from.partition !== undefined) to.partition = from.partition
   if (from.offset !== undefined) to.offset = from.offset
