@@ -1,0 +1,217 @@
+import { describeValue, ErrorCode, TickbusError } from '../errors.js'
+import type { FieldLayout } from '../schema/body-layout.js'
+import { invalidFieldValue } from '../schema/body-writer.js'
+import type { EventInput, EventObject, EventType } from '../schema/define-event.js'
+import { F32_OVERFLOW_THRESHOLD, FieldKind, INTEGER_RANGES, isValidFieldValue, type EventSchema } from '../schema/fields.js'
+import type { Codec } from './codec.js'
+
+/**
+ * JSON codec of an event type. A message value is a UTF-8 JSON object with one member per field:
+ *
+ *   bool            true or false
+ *   i8 ... u32      a JSON integer within the kind's range (1e3 counts as an integer, 1.5 does not)
+ *   i64, u64        a JSON integer within ±(2^53 - 1), or a decimal string ("-12", no sign "+",
+ *                   no leading zeros) for any value in range; encode writes a number when the value
+ *                   is within ±(2^53 - 1) and a string otherwise, so every value round-trips exactly
+ *   f32, f64        a JSON number, or the string "NaN", "Infinity" or "-Infinity"; -0 is written
+ *                   as -0 and keeps its sign; an f32 value whose magnitude is at least 2^128 - 2^103
+ *                   is rejected because it would round to Infinity
+ *   string          a JSON string
+ *   bytes           a base64 string (RFC 4648 standard alphabet, with padding)
+ *   nullable        null or a missing member decodes as null; encode writes null
+ *
+ * Members that are not fields are ignored on decode, so producers can add fields before
+ * consumers know them. Decoded bytes fields are fresh arrays that share nothing with the input.
+ */
+export interface JsonCodec<S extends EventSchema> extends Codec<EventObject<S>> {
+  /** Also accepts events whose nullable fields are left out (written as null). */
+  encode (event: EventInput<S>): Uint8Array
+  /** Returns the JSON text that encode would return as UTF-8 bytes. */
+  stringify (event: EventInput<S>): string
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
+const DECIMAL_INTEGER = /^-?(?:0|[1-9][0-9]*)$/
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
+const utf8Encoder = new TextEncoder()
+
+/**
+ * Creates the JSON codec of an event type; `eventType.json` returns the same codec, made once.
+ * Callable from any thread; the codec keeps no state between calls.
+ */
+export function jsonCodec<S extends EventSchema> (eventType: EventType<S>): JsonCodec<S> {
+  const eventName = eventType.name
+  const fields = eventType.fields
+  const memberPrefixes = fields.map((field, i) => (i === 0 ? '{' : ',') + JSON.stringify(field.name) + ':')
+
+  function decodeFailed (rule: string, cause?: unknown): TickbusError {
+    return new TickbusError(ErrorCode.DECODE_FAILED, `Cannot decode event ${eventName} from JSON: ${rule}.`, cause === undefined ? {} : { cause })
+  }
+
+  function decode (bytes: Uint8Array): EventObject<S> {
+    let text: string
+    try {
+      text = utf8Decoder.decode(bytes)
+    } catch (cause) {
+      throw decodeFailed('the message value is not valid UTF-8', cause)
+    }
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch (cause) {
+      throw decodeFailed(`the message value is not valid JSON (${(cause as Error).message})`, cause)
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+      throw decodeFailed(`the message value must be a JSON object, received ${describeValue(parsed)}`)
+    }
+
+    const event: Record<string, unknown> = {}
+    for (const field of fields) {
+      // Field names exclude every Object.prototype member, so this reads only own members.
+      const value = (parsed as Record<string, unknown>)[field.name]
+      const decoded = decodeField(field, value)
+      if (decoded === INVALID) throw decodeFailed(`field ${field.name} ${describeJsonProblem(field, value)}, received ${describeValue(value)}`)
+      event[field.name] = decoded
+    }
+    return event as EventObject<S>
+  }
+
+  function stringify (event: EventInput<S>): string {
+    if (typeof event !== 'object' || event === null) {
+      throw new TickbusError(ErrorCode.ENCODE_FAILED, `Cannot encode event ${eventName}: the event must be an object, received ${describeValue(event)}.`)
+    }
+    if (fields.length === 0) return '{}'
+    let json = ''
+    for (let i = 0; i < fields.length; i++) {
+      const field = fields[i]!
+      const value = (event as Record<string, unknown>)[field.name]
+      if (value === undefined || value === null) {
+        if (!field.nullable) throw invalidFieldValue(eventName, field, value)
+        json += memberPrefixes[i] + 'null'
+      } else {
+        if (!isValidFieldValue(field.kind, value)) throw invalidFieldValue(eventName, field, value)
+        json += memberPrefixes[i] + encodeValue(field.kind, value)
+      }
+    }
+    return json + '}'
+  }
+
+  return {
+    name: `json(${eventName})`,
+    decode,
+    encode: (event) => utf8Encoder.encode(stringify(event)),
+    stringify,
+  }
+}
+
+/** Returned by decodeField for a value that breaks the field's JSON rule. */
+const INVALID = Symbol('invalid')
+
+function decodeField (field: FieldLayout, value: unknown): unknown {
+  if (value === undefined || value === null) return field.nullable ? null : INVALID
+
+  switch (field.kind) {
+    case FieldKind.I64:
+    case FieldKind.U64:
+      return decodeBigInt(field.kind, value)
+    case FieldKind.F32:
+    case FieldKind.F64:
+      if (typeof value === 'string') return parseNonFinite(value)
+      return isValidFieldValue(field.kind, value) ? value : INVALID
+    case FieldKind.BYTES:
+      if (typeof value !== 'string' || !BASE64.test(value)) return INVALID
+      // Copied out of Buffer's shared allocation pool into an array of its own.
+      return new Uint8Array(Buffer.from(value, 'base64'))
+    default:
+      // bool, the integers up to 32 bits and string: JSON gives exactly the JavaScript type.
+      return isValidFieldValue(field.kind, value) ? value : INVALID
+  }
+}
+
+function parseNonFinite (value: string): number | typeof INVALID {
+  switch (value) {
+    case 'NaN': return NaN
+    case 'Infinity': return Infinity
+    case '-Infinity': return -Infinity
+    default: return INVALID
+  }
+}
+
+function decodeBigInt (kind: 'i64' | 'u64', value: unknown): bigint | typeof INVALID {
+  let result: bigint
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) return INVALID
+    result = BigInt(value)
+  } else if (typeof value === 'string' && DECIMAL_INTEGER.test(value)) {
+    result = BigInt(value)
+  } else {
+    return INVALID
+  }
+  const range = INTEGER_RANGES[kind]
+  return result >= range.min && result <= range.max ? result : INVALID
+}
+
+function describeJsonProblem (field: FieldLayout, value: unknown): string {
+  if (value === undefined) return 'is required'
+  if (value === null) return 'is not nullable'
+  switch (field.kind) {
+    case FieldKind.BOOL:
+      return 'must be true or false'
+    case FieldKind.I8:
+    case FieldKind.U8:
+    case FieldKind.I16:
+    case FieldKind.U16:
+    case FieldKind.I32:
+    case FieldKind.U32:
+      return `must be an integer from ${INTEGER_RANGES[field.kind].min} to ${INTEGER_RANGES[field.kind].max}`
+    case FieldKind.I64:
+    case FieldKind.U64:
+      return `must be an integer from ${INTEGER_RANGES[field.kind].min} to ${INTEGER_RANGES[field.kind].max}, ` +
+        'as a JSON number within ±(2^53 - 1) or as a decimal string'
+    case FieldKind.F32:
+      return `must be a number of magnitude below ${F32_OVERFLOW_THRESHOLD} (2^128 - 2^103), or "NaN", "Infinity" or "-Infinity"`
+    case FieldKind.F64:
+      return 'must be a number, or "NaN", "Infinity" or "-Infinity"'
+    case FieldKind.STRING:
+      return 'must be a string'
+    case FieldKind.BYTES:
+      return 'must be a base64 string (standard alphabet, with padding)'
+  }
+}
+
+function encodeValue (kind: FieldKind, value: unknown): string {
+  switch (kind) {
+    case FieldKind.BOOL:
+      return value ? 'true' : 'false'
+    case FieldKind.I8:
+    case FieldKind.U8:
+    case FieldKind.I16:
+    case FieldKind.U16:
+    case FieldKind.I32:
+    case FieldKind.U32:
+      return String(value)
+    case FieldKind.I64:
+    case FieldKind.U64: {
+      const integer = value as bigint
+      const safe = integer <= MAX_SAFE && integer >= -MAX_SAFE
+      return safe ? integer.toString() : `"${integer}"`
+    }
+    case FieldKind.F32:
+    case FieldKind.F64:
+      return encodeFloat(value as number)
+    case FieldKind.STRING:
+      return JSON.stringify(value)
+    case FieldKind.BYTES: {
+      const bytes = value as Uint8Array
+      return `"${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')}"`
+    }
+  }
+}
+
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+
+function encodeFloat (value: number): string {
+  if (Number.isFinite(value)) return Object.is(value, -0) ? '-0' : String(value)
+  if (Number.isNaN(value)) return '"NaN"'
+  return value > 0 ? '"Infinity"' : '"-Infinity"'
+}
