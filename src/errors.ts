@@ -93,7 +93,7 @@ export function fromErrorRecord (record: ErrorRecord): TickbusError {
 }
 
 /** Context fields as an error instance holds them: each may be undefined. */
-type ContextSource = { readonly [K in keyof ErrorContext]-?: ErrorContext[K] | undefined }
+type ContextSource = { readonly [K in keyof ErrorContext]?: ErrorContext[K] | undefined }
 
 function copyContext (from: ContextSource, to: ErrorContext): void {
   if (from.topic !== undefined) to.topic = from.topic
