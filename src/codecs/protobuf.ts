@@ -1,0 +1,323 @@
+import type { Field, Message, Type } from 'protobufjs'
+import { describeValue, ErrorCode, TickbusError } from '../errors.js'
+import type { FieldLayout } from '../schema/body-layout.js'
+import { invalidFieldValue } from '../schema/body-writer.js'
+import type { EventInput, EventObject, EventType } from '../schema/define-event.js'
+import { FieldKind, INTEGER_RANGES, isValidFieldValue, type EventSchema } from '../schema/fields.js'
+import type { Codec } from './codec.js'
+
+/**
+ * Protobuf codec of an event type, over a protobufjs 7 message type. Event fields map onto proto
+ * fields of the same name as protobufjs reports it (protobufjs turns snake_case into camelCase
+ * unless the .proto was parsed with `keepCase: true`). Proto fields without an event field are
+ * decoded by protobufjs and dropped.
+ *
+ * Which proto types an event field accepts:
+ *
+ *   bool                  bool
+ *   i8, u8, i16, u16      int32, sint32, sfixed32, uint32, fixed32, enum   (range-checked on decode)
+ *   i32                   int32, sint32, sfixed32, enum
+ *   u32                   uint32, fixed32
+ *   i64, u64              int64, sint64, sfixed64, uint64, fixed64         (range-checked on decode)
+ *   f32                   float (double is rejected: decoding would round silently)
+ *   f64                   double, float (float widens exactly; encode rounds to float)
+ *   string                string
+ *   bytes                 bytes
+ *
+ * A nullable event field needs a proto field with presence: proto3 `optional`, a proto2
+ * optional field, a oneof member, or a google.protobuf wrapper message (Int32Value, StringValue
+ * and the rest) around an accepted type. An absent field then decodes as null, and null is encoded
+ * by leaving the field out. A non-nullable event field decodes an absent proto field as the
+ * proto default (0, false, "", empty bytes, or a proto2 `[default = ...]`). It cannot map onto a
+ * wrapper message. Repeated, map and other message fields are rejected.
+ *
+ * NOTE: protobufjs 7 parses a proto2 `[default = ...]` of a 64-bit field as a JavaScript number,
+ * so a default beyond ±(2^53 - 1) arrives already rounded. Values on the wire are exact.
+ *
+ * Encoding checks each value against the proto type's range too: a u64 above 2^63 - 1 cannot go
+ * into an int64 field, nor a negative i8 into a uint32 field.
+ *
+ * 64-bit values convert between bigint and protobufjs Long through their 32-bit halves, so values
+ * beyond 2^53 stay exact. Decoded bytes fields are subarrays of the input bytes (see Codec.decode).
+ */
+export interface ProtobufCodec<S extends EventSchema> extends Codec<EventObject<S>> {
+  /** Also accepts events whose nullable fields are left out (encoded as absent). */
+  encode (event: EventInput<S>): Uint8Array
+  /** The protobufjs message type. */
+  readonly type: Type
+}
+
+/** Mapping of one event field onto its proto field, computed once per codec. */
+interface FieldMapping {
+  readonly field: FieldLayout
+  readonly protoName: string
+  /** Proto scalar type of the value, or 'enum'; for wrappers, the type of the wrapper's `value`. */
+  readonly protoType: string
+  readonly wrapper: boolean
+  /** Value of an absent non-nullable field, already converted to the event field's kind. */
+  readonly absentValue: unknown
+}
+
+const INT32_TYPES = ['int32', 'sint32', 'sfixed32', 'enum'] as const
+const UINT32_TYPES = ['uint32', 'fixed32'] as const
+const SIGNED_64_TYPES = ['int64', 'sint64', 'sfixed64'] as const
+const UNSIGNED_64_TYPES = ['uint64', 'fixed64'] as const
+
+const ACCEPTED_PROTO_TYPES: Record<FieldKind, readonly string[]> = {
+  bool: ['bool'],
+  i8: [...INT32_TYPES, ...UINT32_TYPES],
+  u8: [...INT32_TYPES, ...UINT32_TYPES],
+  i16: [...INT32_TYPES, ...UINT32_TYPES],
+  u16: [...INT32_TYPES, ...UINT32_TYPES],
+  i32: INT32_TYPES,
+  u32: UINT32_TYPES,
+  i64: [...SIGNED_64_TYPES, ...UNSIGNED_64_TYPES],
+  u64: [...SIGNED_64_TYPES, ...UNSIGNED_64_TYPES],
+  f32: ['float'],
+  f64: ['double', 'float'],
+  string: ['string'],
+  bytes: ['bytes'],
+}
+
+/** Range of the integer values each proto integer type can carry. */
+function protoRangeOf (protoType: string): { min: number | bigint, max: number | bigint } | undefined {
+  if ((INT32_TYPES as readonly string[]).includes(protoType)) return INTEGER_RANGES.i32
+  if ((UINT32_TYPES as readonly string[]).includes(protoType)) return INTEGER_RANGES.u32
+  if ((SIGNED_64_TYPES as readonly string[]).includes(protoType)) return INTEGER_RANGES.i64
+  if ((UNSIGNED_64_TYPES as readonly string[]).includes(protoType)) return INTEGER_RANGES.u64
+  return undefined
+}
+
+/** google.protobuf wrapper messages by full name; each has one field named `value`. */
+const WRAPPER_TYPES: ReadonlySet<string> = new Set([
+  '.google.protobuf.DoubleValue',
+  '.google.protobuf.FloatValue',
+  '.google.protobuf.Int64Value',
+  '.google.protobuf.UInt64Value',
+  '.google.protobuf.Int32Value',
+  '.google.protobuf.UInt32Value',
+  '.google.protobuf.BoolValue',
+  '.google.protobuf.StringValue',
+  '.google.protobuf.BytesValue',
+])
+
+/**
+ * Creates the protobuf codec of `eventType` over the protobufjs message `type`, from
+ * protobuf.load/parse or Root.fromJSON. Resolves the type's references first. Callable from any
+ * thread; the codec keeps no state between calls.
+ *
+ * @throws TickbusError INVALID_SCHEMA naming the event field and proto field when the two do not
+ * map (see {@link ProtobufCodec} for the rules), or when the type's references do not resolve.
+ */
+export function protobufCodec<S extends EventSchema> (eventType: EventType<S>, type: Type): ProtobufCodec<S> {
+  if (typeof type !== 'object' || type === null || typeof (type as Partial<Type>).decode !== 'function' || typeof (type as Partial<Type>).fields !== 'object') {
+    throw new TickbusError(ErrorCode.INVALID_SCHEMA, `Cannot create a protobuf codec for event ${eventType.name}: expected a protobufjs Type, received ${describeValue(type)}.`)
+  }
+  try {
+    type.resolveAll()
+  } catch (cause) {
+    throw new TickbusError(
+      ErrorCode.INVALID_SCHEMA,
+      `Cannot create a protobuf codec for event ${eventType.name}: resolving protobuf message ${type.fullName} failed (${(cause as Error).message}).`,
+      { cause },
+    )
+  }
+
+  const mappings = eventType.fields.map((field) => mapField(eventType.name, type, field))
+  const eventName = eventType.name
+
+  function decode (bytes: Uint8Array): EventObject<S> {
+    let message: Message
+    try {
+      message = type.decode(bytes)
+    } catch (cause) {
+      throw new TickbusError(
+        ErrorCode.DECODE_FAILED,
+        `Cannot decode event ${eventName} from protobuf message ${type.fullName}: ${(cause as Error).message}.`,
+        { cause },
+      )
+    }
+    const event: Record<string, unknown> = {}
+    for (const mapping of mappings) event[mapping.field.name] = readField(eventName, mapping, message as unknown as Record<string, unknown>)
+    return event as EventObject<S>
+  }
+
+  function encode (event: EventInput<S>): Uint8Array {
+    if (typeof event !== 'object' || event === null) {
+      throw new TickbusError(ErrorCode.ENCODE_FAILED, `Cannot encode event ${eventName}: the event must be an object, received ${describeValue(event)}.`)
+    }
+    const message: Record<string, unknown> = {}
+    for (const mapping of mappings) {
+      const field = mapping.field
+      const value = (event as Record<string, unknown>)[field.name]
+      if (value === undefined || value === null) {
+        if (!field.nullable) throw invalidFieldValue(eventName, field, value)
+        continue
+      }
+      if (!isValidFieldValue(field.kind, value)) throw invalidFieldValue(eventName, field, value)
+      const protoValue = toProtoValue(eventName, mapping, value)
+      message[mapping.protoName] = mapping.wrapper ? { value: protoValue } : protoValue
+    }
+    return type.encode(message).finish()
+  }
+
+  return { name: `protobuf(${type.fullName})`, type, decode, encode }
+}
+
+function mapField (eventName: string, type: Type, field: FieldLayout): FieldMapping {
+  const describeField = `field ${field.name} (${field.kind}${field.nullable ? ', nullable' : ''})`
+  const fail = (problem: string): TickbusError => new TickbusError(
+    ErrorCode.INVALID_SCHEMA,
+    `Cannot map event ${eventName} onto protobuf message ${type.fullName}: ${describeField} ${problem}.`,
+  )
+
+  const protoField: Field | undefined = type.fields[field.name]
+  if (protoField === undefined) {
+    throw fail(`has no proto field named ${field.name}; protobufjs turns snake_case names into camelCase unless the .proto was parsed with keepCase: true`)
+  }
+  if (protoField.repeated || protoField.map) {
+    throw fail(`maps onto proto field ${protoField.name}, which is ${protoField.map ? 'a map' : 'repeated'}; only singular fields map onto event fields`)
+  }
+
+  let protoType = protoField.type
+  let wrapper = false
+  const resolved = protoField.resolvedType
+  if (resolved !== null) {
+    if (!('fields' in resolved)) {
+      protoType = 'enum'
+    } else if (WRAPPER_TYPES.has(resolved.fullName)) {
+      if (!field.nullable) {
+        throw fail(`maps onto proto field ${protoField.name} of wrapper type ${resolved.fullName}; declare the event field nullable, or use the wrapped scalar type in the .proto`)
+      }
+      wrapper = true
+      protoType = resolved.fields.value!.type
+    } else {
+      throw fail(`maps onto proto field ${protoField.name} of message type ${resolved.fullName}; only scalars, enums and google.protobuf wrapper messages map onto event fields`)
+    }
+  }
+
+  const accepted = ACCEPTED_PROTO_TYPES[field.kind]
+  if (!accepted.includes(protoType)) {
+    throw fail(`cannot map onto proto field ${protoField.name} of type ${protoType}${wrapper ? ' (wrapped)' : ''}; accepted types: ${accepted.join(', ')}`)
+  }
+  if (field.nullable && !wrapper && !protoField.hasPresence) {
+    throw fail(`needs a proto field with presence, but proto field ${protoField.name} has none; declare it optional in the .proto, or use a google.protobuf wrapper type`)
+  }
+
+  const absentValue = wrapper || field.nullable ? null : convertAbsent(eventName, field, protoType, protoField.typeDefault)
+  return { field, protoName: protoField.name, protoType, wrapper, absentValue }
+}
+
+/** Converts the proto default of a non-nullable field once, at codec creation. */
+function convertAbsent (eventName: string, field: FieldLayout, protoType: string, typeDefault: unknown): unknown {
+  const mapping: FieldMapping = { field, protoName: field.name, protoType, wrapper: false, absentValue: null }
+  if (typeDefault === null || typeDefault === undefined) return zeroOf(field.kind)
+  if (field.kind === FieldKind.BYTES) {
+    return typeDefault instanceof Uint8Array && typeDefault.length > 0 ? new Uint8Array(typeDefault) : EMPTY_BYTES
+  }
+  return convertFromProto(eventName, mapping, typeDefault)
+}
+
+function zeroOf (kind: FieldKind): unknown {
+  switch (kind) {
+    case FieldKind.BOOL: return false
+    case FieldKind.I64:
+    case FieldKind.U64: return 0n
+    case FieldKind.STRING: return ''
+    case FieldKind.BYTES: return EMPTY_BYTES
+    default: return 0
+  }
+}
+
+// A zero-length array has no elements to change, so one instance can be shared.
+const EMPTY_BYTES = new Uint8Array(0)
+
+function readField (eventName: string, mapping: FieldMapping, message: Record<string, unknown>): unknown {
+  const raw = message[mapping.protoName]
+  if (mapping.wrapper) {
+    if (raw === null || raw === undefined) return null
+    const wrapped = (raw as { value?: unknown }).value
+    if (wrapped === null || wrapped === undefined) return zeroOf(mapping.field.kind)
+    return convertFromProto(eventName, mapping, wrapped)
+  }
+  // protobufjs sets own properties only for fields on the wire; defaults live on the prototype.
+  if (!Object.prototype.hasOwnProperty.call(message, mapping.protoName)) {
+    if (mapping.field.nullable) return null
+    const absent = mapping.absentValue
+    // A non-empty bytes default is copied so that no caller can change the next decode's value.
+    return absent instanceof Uint8Array && absent.length > 0 ? absent.slice() : absent
+  }
+  return convertFromProto(eventName, mapping, raw)
+}
+
+// Scratch space to assemble 64-bit integers from their 32-bit halves without going through number.
+const scratch = new DataView(new ArrayBuffer(8))
+
+function convertFromProto (eventName: string, mapping: FieldMapping, raw: unknown): unknown {
+  const field = mapping.field
+  switch (field.kind) {
+    case FieldKind.I64:
+    case FieldKind.U64: {
+      const value = longToBigInt(raw, (UNSIGNED_64_TYPES as readonly string[]).includes(mapping.protoType))
+      const range = INTEGER_RANGES[field.kind]
+      if (value === undefined || value < range.min || value > range.max) throw outOfRange(eventName, mapping, raw, value)
+      return value
+    }
+    case FieldKind.I8:
+    case FieldKind.U8:
+    case FieldKind.I16:
+    case FieldKind.U16:
+    case FieldKind.I32:
+    case FieldKind.U32:
+      if (!isValidFieldValue(field.kind, raw)) throw outOfRange(eventName, mapping, raw, raw)
+      return raw
+    case FieldKind.BYTES: {
+      const bytes = raw as Uint8Array
+      if (bytes.length === 0) return EMPTY_BYTES
+      // A plain Uint8Array over the same memory, so callers get the type the schema promises.
+      return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    }
+    default:
+      // bool, f32, f64 and string arrive as the JavaScript type the event field uses.
+      return raw
+  }
+}
+
+/**
+ * Converts a protobufjs 64-bit value to bigint from its two 32-bit halves. protobufjs returns a
+ * Long when the `long` package is installed (a dependency of protobufjs 7) and a number otherwise;
+ * a number is exact only within ±(2^53 - 1), so a larger one returns undefined.
+ */
+function longToBigInt (raw: unknown, unsigned: boolean): bigint | undefined {
+  if (typeof raw === 'number') return Number.isSafeInteger(raw) ? BigInt(raw) : undefined
+  const { low, high } = raw as { low: number, high: number }
+  scratch.setInt32(0, low, true)
+  scratch.setInt32(4, high, true)
+  return unsigned ? scratch.getBigUint64(0, true) : scratch.getBigInt64(0, true)
+}
+
+function outOfRange (eventName: string, mapping: FieldMapping, raw: unknown, value: unknown): TickbusError {
+  const field = mapping.field
+  const range = INTEGER_RANGES[field.kind as keyof typeof INTEGER_RANGES]
+  return new TickbusError(
+    ErrorCode.DECODE_FAILED,
+    `Cannot decode event ${eventName} from protobuf: field ${field.name} must be an integer from ${range.min} to ${range.max}, ` +
+    `received ${describeValue(value ?? raw)} in proto field ${mapping.protoName} (${mapping.protoType}).`,
+  )
+}
+
+function toProtoValue (eventName: string, mapping: FieldMapping, value: unknown): unknown {
+  const range = protoRangeOf(mapping.protoType)
+  if (range !== undefined && ((value as number | bigint) < range.min || (value as number | bigint) > range.max)) {
+    throw new TickbusError(
+      ErrorCode.ENCODE_FAILED,
+      `Cannot encode event ${eventName} as protobuf: field ${mapping.field.name} maps onto proto field ${mapping.protoName} (${mapping.protoType}), ` +
+      `which holds integers from ${range.min} to ${range.max}, received ${describeValue(value)}.`,
+    )
+  }
+  if (typeof value !== 'bigint') return value
+
+  // protobufjs accepts any { low, high } object for 64-bit fields and reads the bits as given.
+  scratch.setBigUint64(0, BigInt.asUintN(64, value), true)
+  return { low: scratch.getInt32(0, true), high: scratch.getInt32(4, true) }
+}
