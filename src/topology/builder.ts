@@ -1,4 +1,6 @@
-import { type BindingOptions, collectBindings, collectEventTypes, type EventTypeInput } from './collect-bindings.js'
+import type { EventType } from '../schema/define-event.js'
+import type { EventSchema } from '../schema/fields.js'
+import { type BindingOptions, collectBindings, collectEventTypes } from './collect-bindings.js'
 import { collectGroups, collectRoutings, collectTopics, type GroupOptions, type RoutingOptions, type TopicOptions } from './collect-topics.js'
 import { ProblemList } from './problems.js'
 import { Dispatch, type GroupDescriptor, MAX_TOPOLOGY_ID, type TopicDescriptor, type Topology } from './types.js'
@@ -48,7 +50,7 @@ export class TopologyBuilder {
    * Registers an event type that no binding decodes, such as one that the tick only produces.
    * `bind()` registers its event type too. Event type ids follow the order of first registration.
    */
-  event (eventType: EventTypeInput): this {
+  event<S extends EventSchema> (eventType: EventType<S>): this {
     this.#eventTypes.push(eventType)
     return this
   }
@@ -57,7 +59,7 @@ export class TopologyBuilder {
    * Decodes records of `topic` into `eventType`. A topic's bindings are tried in the order of
    * their `bind()` calls, as its {@link RoutingOptions.dispatch} setting describes.
    */
-  bind (topic: string, eventType: EventTypeInput, options: BindingOptions = {}): this {
+  bind<S extends EventSchema> (topic: string, eventType: EventType<S>, options: BindingOptions = {}): this {
     this.#eventTypes.push(eventType)
     this.#bindings.push({ topic, eventType, options })
     return this

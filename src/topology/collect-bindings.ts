@@ -2,9 +2,12 @@ import { isAbsolute } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import protobuf from 'protobufjs'
 
-import { describeValue } from '../errors.js'
+import { protobufCodec } from '../codecs/protobuf.js'
+import { describeValue, TickbusError } from '../errors.js'
+import type { EventType } from '../schema/define-event.js'
 import { checkTopicReference, isObject, type TopicTable } from './collect-topics.js'
 import type { DecoderSpec, MatchSpec } from './decoders.js'
+import { describeEventFields } from './event-descriptor.js'
 import { type ProblemList, quote } from './problems.js'
 import {
   type BindingDescriptor,
@@ -15,15 +18,6 @@ import {
   type ModuleReference,
   type ProtobufRootJson,
 } from './types.js'
-
-/**
- * An event type as `bind()` and `event()` take it: any object with the event's `name` and its
- * plain-data field specs, such as the result of `defineEvent(name, fields)`.
- */
-export interface EventTypeInput {
-  readonly name: string
-  readonly fields: object
-}
 
 /** Options of one binding, as given to `bind()`. */
 export interface BindingOptions {
@@ -48,25 +42,22 @@ export function collectEventTypes (registrations: readonly unknown[], problems: 
   const fieldsJsonById = new Map<number, string>()
 
   for (const eventType of registrations) {
-    if (!isObject(eventType) || typeof (eventType as EventTypeInput).name !== 'string' || (eventType as EventTypeInput).name.length === 0) {
-      problems.add({ message: `event type must be an object with a non-empty "name" and "fields", such as the result of defineEvent(), received ${describeValue(eventType)}.` })
+    const name = isObject(eventType) ? (eventType as Partial<EventType>).name : undefined
+    if (typeof name !== 'string' || name.length === 0) {
+      problems.add({ message: `event type must come from defineEvent(), received ${describeValue(eventType)}.` })
       continue
     }
-    const { name, fields } = eventType as EventTypeInput
     const where = `event type ${quote(name)}`
-    if (!isObject(fields)) {
-      problems.add({ message: `${where}: fields must be an object of field specs, received ${describeValue(fields)}.` })
-      continue
-    }
 
-    let plainFields: Record<string, unknown>
+    let fields
     try {
-      plainFields = structuredClone(fields) as Record<string, unknown>
+      fields = describeEventFields(eventType as EventType)
     } catch (error) {
-      problems.add({ message: `${where}: fields are not plain data, so they cannot be sent to a worker (${(error as Error).message}).` })
+      if (!(error instanceof TickbusError)) throw error
+      problems.add({ message: error.message })
       continue
     }
-    const fieldsJson = JSON.stringify(plainFields)
+    const fieldsJson = JSON.stringify(fields)
 
     const earlierId = idByName.get(name)
     if (earlierId !== undefined) {
@@ -84,7 +75,7 @@ export function collectEventTypes (registrations: readonly unknown[], problems: 
       problems.add({ message: `${where}: a topology can contain at most ${MAX_TOPOLOGY_ID} event types, because record headers store the event type id as a u16.` })
       break
     }
-    descriptors.push({ id, name, fields: plainFields })
+    descriptors.push({ id, name, fields })
     idByName.set(name, id)
     fieldsJsonById.set(id, fieldsJson)
   }
@@ -113,7 +104,7 @@ export function collectBindings (
   const roots = new ProtobufRoots()
 
   for (const { topic, eventType, options } of declarations) {
-    const eventName = isObject(eventType) ? (eventType as Partial<EventTypeInput>).name : undefined
+    const eventName = isObject(eventType) ? (eventType as Partial<EventType>).name : undefined
     const eventTypeId = typeof eventName === 'string' ? eventTypes.idByName.get(eventName) : undefined
     const where = `binding of event type ${quote(eventName)} to topic ${quote(topic)}`
 
@@ -126,7 +117,7 @@ export function collectBindings (
     }
 
     const { decoder, match } = (options ?? {}) as Partial<Record<keyof BindingOptions, unknown>>
-    const decoderDescriptor = normalizeDecoder(where, topic, decoder, roots, problems)
+    const decoderDescriptor = normalizeDecoder(where, topic, eventType as EventType, decoder, roots, problems)
     const matchDescriptor = normalizeMatch(where, topic, match, problems)
     if (decoderDescriptor === null || matchDescriptor === null) continue
 
@@ -144,14 +135,14 @@ export function collectBindings (
   return { byTopic, protobufRoots: roots.json }
 }
 
-function normalizeDecoder (where: string, topic: string, decoder: unknown, roots: ProtobufRoots, problems: ProblemList): DecoderDescriptor | null {
+function normalizeDecoder (where: string, topic: string, eventType: EventType, decoder: unknown, roots: ProtobufRoots, problems: ProblemList): DecoderDescriptor | null {
   if (decoder === undefined) return { kind: 'json' }
   const kind = isObject(decoder) ? (decoder as { kind?: unknown }).kind : undefined
   switch (kind) {
     case 'json':
       return { kind: 'json' }
     case 'protobuf':
-      return roots.add(`${where}: protobuf decoder`, topic, (decoder as { type?: unknown }).type, problems)
+      return roots.add(`${where}: protobuf decoder`, topic, (decoder as { type?: unknown }).type, eventType as EventType, problems)
     case 'custom': {
       const reference = normalizeModuleReference(`${where}: custom decoder`, topic, (decoder as { decoder?: unknown }).decoder, problems)
       return reference === null ? null : { kind: 'custom', decoder: reference }
@@ -235,7 +226,7 @@ class ProtobufRoots {
   /** The JSON of each root parsed back, to check that every bound type can be found in it. */
   readonly #parsed: protobuf.Root[] = []
 
-  add (where: string, topic: string, type: unknown, problems: ProblemList): DecoderDescriptor | null {
+  add (where: string, topic: string, type: unknown, eventType: EventType, problems: ProblemList): DecoderDescriptor | null {
     if (!isProtobufType(type)) {
       problems.add({ topic, message: `${where}: type must be a protobufjs Type (for example root.lookupType('game.Move')), received ${describeValue(type)}.` })
       return null
@@ -264,10 +255,21 @@ class ProtobufRoots {
       this.#indexByRoot.set(root, index)
     }
 
+    let parsedType: protobuf.Type
     try {
-      (this.#parsed[index] as protobuf.Root).lookupType(typeName)
+      parsedType = (this.#parsed[index] as protobuf.Root).lookupType(typeName)
     } catch (error) {
       problems.add({ topic, message: `${where}: type ${quote(typeName)} is not a message type in its root after conversion to JSON (${(error as Error).message}).` })
+      return null
+    }
+
+    // Creating the codec here reports a field that does not map onto the type at build time, on
+    // the main thread, instead of in each worker.
+    try {
+      protobufCodec(eventType, parsedType)
+    } catch (error) {
+      if (!(error instanceof TickbusError)) throw error
+      problems.add({ topic, message: `${where}: ${error.message}` })
       return null
     }
     return { kind: 'protobuf', root: index, typeName }

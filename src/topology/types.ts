@@ -11,6 +11,8 @@
 
 import type { INamespace } from 'protobufjs'
 
+import type { FieldKind } from '../schema/fields.js'
+
 /** Maximum topic, group or event type id, which is also the maximum count of each. */
 export const MAX_TOPOLOGY_ID = 0xffff
 
@@ -46,15 +48,18 @@ export interface ModuleReference {
   readonly export: string
 }
 
-/** Field specs of an event type exactly as the schema declares them (plain data). */
-export type EventFieldSpecs = Readonly<Record<string, unknown>>
+/**
+ * Fields of an event type by name, in declaration order: each FieldSpec's kind and nullability
+ * without its `nullable()` method.
+ */
+export type EventFieldDescriptors = Readonly<Record<string, { readonly kind: FieldKind, readonly isNullable: boolean }>>
 
-/** An event type as plain data, re-created in a worker with `defineEvent(name, fields)`. */
+/** An event type as plain data, re-created in a worker with `eventTypeFromDescriptor()`. */
 export interface EventTypeDescriptor {
   /** Event type id written into each record header, 1-based. */
   readonly id: number
   readonly name: string
-  readonly fields: EventFieldSpecs
+  readonly fields: EventFieldDescriptors
 }
 
 /** Decoder of a binding. */

@@ -4,10 +4,12 @@ import { describe, expect, it } from 'vitest'
 import { applyTopology } from '../../src/backends/kafka/apply-topology.js'
 import { ErrorCode, TickbusError } from '../../src/errors.js'
 import type { Logger } from '../../src/logger.js'
+import { defineEvent } from '../../src/schema/define-event.js'
+import { t } from '../../src/schema/fields.js'
 import { createTopology } from '../../src/topology/builder.js'
 import { uniqueName, useTestKafka, waitFor } from '../helpers/kafka.js'
 
-const Move = { name: 'Move', fields: { x: { kind: 'f32', nullable: false } } }
+const Move = defineEvent('Move', { x: t.f32() })
 
 interface LoggedWarning {
   obj: object

@@ -2,11 +2,13 @@ import protobuf from 'protobufjs'
 import { describe, expect, it } from 'vitest'
 
 import { ErrorCode, TickbusError } from '../../src/errors.js'
+import { defineEvent } from '../../src/schema/define-event.js'
+import { t } from '../../src/schema/fields.js'
 import { createTopology, type TopologyBuilder } from '../../src/topology/builder.js'
 import { customDecoder, jsonDecoder, protobufDecoder } from '../../src/topology/decoders.js'
 
-const Move = { name: 'Move', fields: { playerId: { kind: 'u32', nullable: false }, x: { kind: 'f32', nullable: false } } }
-const Chat = { name: 'Chat', fields: { text: { kind: 'string', nullable: false } } }
+const Move = defineEvent('Move', { playerId: t.u32(), x: t.f32() })
+const Chat = defineEvent('Chat', { text: t.string() })
 
 const gameProto = protobuf.parse(`
   syntax = "proto3";
@@ -57,7 +59,7 @@ describe('createTopology build', () => {
 
     // Chat is registered by event() before Move is registered by bind().
     expect(topology.eventTypes.map((type) => [type.id, type.name])).toEqual([[1, 'Chat'], [2, 'Move']])
-    expect(topology.eventTypes[1]?.fields).toEqual(Move.fields)
+    expect(topology.eventTypes[1]?.fields).toEqual({ playerId: { kind: 'u32', isNullable: false }, x: { kind: 'f32', isNullable: false } })
 
     expect(topology.topics[0]?.bindings).toEqual([
       { eventType: 2, decoder: { kind: 'json' }, match: { kind: 'header', header: 'event-type', value: 'move' } },
@@ -120,7 +122,7 @@ describe('createTopology build', () => {
 
   it('stores one JSON copy per protobuf root', () => {
     const otherRoot = protobuf.parse('syntax = "proto3"; message Ping { uint32 id = 1; }').root
-    const Ping = { name: 'Ping', fields: { id: { kind: 'u32', nullable: false } } }
+    const Ping = defineEvent('Ping', { id: t.u32() })
     const topology = createTopology()
       .topic('moves', { partitions: 1 })
       .bind('moves', Move, { decoder: protobufDecoder(gameProto.lookupType('game.Move')) })
@@ -138,9 +140,10 @@ describe('createTopology build', () => {
 
   it('wraps a protobuf type without a root', () => {
     const standalone = new protobuf.Type('Standalone').add(new protobuf.Field('id', 1, 'uint32'))
+    const Standalone = defineEvent('Standalone', { id: t.u32() })
     const topology = createTopology()
       .topic('moves', { partitions: 1 })
-      .bind('moves', Move, { decoder: protobufDecoder(standalone) })
+      .bind('moves', Standalone, { decoder: protobufDecoder(standalone) })
       .build()
 
     expect(topology.topics[0]?.bindings[0]?.decoder).toEqual({ kind: 'protobuf', root: 0, typeName: '.Standalone' })
@@ -172,12 +175,16 @@ describe('createTopology build', () => {
     expect(JSON.parse(JSON.stringify(topology))).toEqual(topology)
   })
 
-  it('copies event fields at build time', () => {
-    const fields: Record<string, unknown> = { id: { kind: 'u32', nullable: false } }
-    const topology = createTopology().event({ name: 'Mutable', fields }).build()
-    fields.extra = { kind: 'u8', nullable: false }
+  it('describes event fields as plain data', () => {
+    const Profile = defineEvent('Profile', { name: t.string(), avatar: t.bytes().nullable(), level: t.u8() })
+    const topology = createTopology().event(Profile).build()
 
-    expect(Object.keys(topology.eventTypes[0]?.fields ?? {})).toEqual(['id'])
+    expect(topology.eventTypes[0]?.fields).toEqual({
+      name: { kind: 'string', isNullable: false },
+      avatar: { kind: 'bytes', isNullable: true },
+      level: { kind: 'u8', isNullable: false },
+    })
+    expect(Object.keys(topology.eventTypes[0]?.fields ?? {})).toEqual(['name', 'avatar', 'level'])
   })
 
   it('accepts an empty topology', () => {
@@ -239,10 +246,11 @@ describe('createTopology validation', () => {
       topic: 'moves',
     },
     { name: 'invalid dispatch', build: (b) => b.routing('moves', { dispatch: 'any' as never }), parts: ['routing of topic "moves": dispatch must be "first" or "all", received "any"'], topic: 'moves' },
-    { name: 'event name conflict', build: (b) => b.event({ name: 'Move', fields: { other: { kind: 'u8', nullable: false } } }), parts: ['event type "Move" is registered twice with different fields', '"other"', 'Give each event type its own name'] },
-    { name: 'event without name', build: (b) => b.event({ fields: {} } as never), parts: ['event type must be an object with a non-empty "name" and "fields"'] },
-    { name: 'event fields not object', build: (b) => b.event({ name: 'Bad', fields: 3 } as never), parts: ['event type "Bad": fields must be an object of field specs, received 3'] },
-    { name: 'event fields not cloneable', build: (b) => b.event({ name: 'Bad', fields: { x: { kind: 'u8', check: () => true } } }), parts: ['event type "Bad": fields are not plain data'] },
+    { name: 'event name conflict', build: (b) => b.event(defineEvent('Move', { other: t.u8() })), parts: ['event type "Move" is registered twice with different fields', '"other"', 'Give each event type its own name'] },
+    { name: 'event without name', build: (b) => b.event({ schema: {} } as never), parts: ['event type must come from defineEvent(), received an object with keys [schema]'] },
+    { name: 'event schema not object', build: (b) => b.event({ name: 'Bad', schema: 3 } as never), parts: ['event type "Bad": schema must be an object of field specs, received 3'] },
+    { name: 'event field not a spec', build: (b) => b.event({ name: 'Bad', schema: { x: { kind: 'u8' } } } as never), parts: ['event type "Bad": field "x" is not a field spec from t.*()'] },
+    { name: 'protobuf type not matching', build: (b) => b.bind('moves', Chat, { decoder: protobufDecoder(gameProto.lookupType('game.Move')) }), parts: ['binding of event type "Chat" to topic "moves": protobuf decoder:', 'text'], topic: 'moves' },
     { name: 'unknown decoder', build: (b) => b.bind('moves', Chat, { decoder: { kind: 'avro' } as never }), parts: ['binding of event type "Chat" to topic "moves": decoder must come from jsonDecoder(), protobufDecoder() or customDecoder()'], topic: 'moves' },
     { name: 'protobuf decoder without type', build: (b) => b.bind('moves', Chat, { decoder: protobufDecoder({} as never) }), parts: ['binding of event type "Chat" to topic "moves": protobuf decoder: type must be a protobufjs Type'], topic: 'moves' },
     { name: 'relative module path', build: (b) => b.bind('moves', Chat, { decoder: customDecoder({ module: './decoders.js' }) }), parts: ['custom decoder: module must be a file: URL or an absolute path, received "./decoders.js"', "new URL('./file.js', import.meta.url)"], topic: 'moves' },
@@ -300,14 +308,15 @@ describe('createTopology validation', () => {
 
   it('accepts exactly 65535 event types', () => {
     const builder = createTopology()
-    for (let i = 0; i < 0xffff; i++) builder.event({ name: `E${i}`, fields: {} })
+    // Plain objects stand in for defineEvent() results to keep the test fast; the builder reads only name and schema.
+    for (let i = 0; i < 0xffff; i++) builder.event({ name: `E${i}`, schema: {} } as never)
 
     expect(builder.build().eventTypes.at(-1)?.id).toBe(0xffff)
   })
 
   it('rejects more than 65535 event types', () => {
     const builder = createTopology()
-    for (let i = 0; i <= 0xffff; i++) builder.event({ name: `E${i}`, fields: {} })
+    for (let i = 0; i <= 0xffff; i++) builder.event({ name: `E${i}`, schema: {} } as never)
 
     const error = buildError(builder)
     expect(error.message).toContain('event type "E65535": a topology can contain at most 65535 event types')
