@@ -1,3 +1,4 @@
+import type { TransferListItem } from 'node:worker_threads'
 import type { Logger } from '../logger.js'
 import type { Topology } from '../topology/types.js'
 
@@ -23,6 +24,26 @@ export interface Backend {
   start (topology: Topology, logger: Logger): Promise<BackendStartReport>
   /** Releases what start() acquired. */
   stop (): Promise<void>
+  /**
+   * Optional. Called on the main thread before each worker task starts, restarts included. What
+   * it returns replaces `workerConfig` as that task's `backendConfig`, and its transfer list is
+   * transferred with the task. For a backend whose worker half needs something of its own that
+   * structured clone cannot copy, such as a MessagePort to a broker on the main thread.
+   */
+  taskResources? (target: WorkerTaskTarget): WorkerTaskResources
+}
+
+/** The worker task that Backend.taskResources() prepares data for. */
+export type WorkerTaskTarget =
+  | { readonly kind: 'consumer-shard', readonly shard: number, readonly groupId: string, readonly attempt: number }
+  | { readonly kind: 'producer' }
+
+/** Per-task data of a backend's worker half. */
+export interface WorkerTaskResources {
+  /** Structured-clone-safe data the task receives as its `backendConfig`. */
+  readonly config: unknown
+  /** Objects inside `config` to transfer instead of clone, such as MessagePorts. */
+  readonly transferList: readonly TransferListItem[]
 }
 
 /** Outcome of Backend.start(). */

@@ -440,11 +440,12 @@ export class Bus {
     channel.port1.on('message', (message: FromWorkerMessage) => { this.#onWorkerMessage(shard, message) })
     channel.port1.unref()
     const settings: CommitSettings = this.#options.commit
+    const resources = this.backend.taskResources?.({ kind: 'consumer-shard', shard: shard.index, groupId: shard.groupId, attempt: shard.attempt })
     const task: ConsumerShardTask = {
       kind: 'consumer-shard',
       shard: shard.index,
       backendModule: this.backend.workerModule,
-      backendConfig: this.backend.workerConfig,
+      backendConfig: resources === undefined ? this.backend.workerConfig : resources.config,
       topology: this.topology,
       groupId: shard.groupId,
       ring: shard.memory.buffer,
@@ -453,7 +454,7 @@ export class Bus {
       commit: settings,
       attempt: shard.attempt,
     }
-    const running = pool.run(task, { transferList: [channel.port2] }) as Promise<ShardStopReport>
+    const running = pool.run(task, { transferList: [channel.port2, ...(resources?.transferList ?? [])] }) as Promise<ShardStopReport>
     shard.task = running
     running.then(
       () => {
