@@ -12,7 +12,7 @@
  *   slot byte  name             written by   read by
  *   0          PUBLISHED        producer     consumer   end of the last published record
  *   64         RELEASED         consumer     producer   end of the last released record
- *   128        CLOSED           either       both       1 once the producer side has stopped
+ *   128        CLOSED           either       both       1 once either side has stopped the ring
  *   132        WAITING          producer     consumer   1 while the producer waits for space
  *   192        RECORDS_WRITTEN  producer     metrics    records published, wraps at 2^32
  *   196        FULL_COUNT       producer     metrics    writes that found the ring full
@@ -41,6 +41,10 @@
  *   44  u32  headersLength   0 when there are no headers
  *   48  ...  body            the event's fixed fields, then its variable-length tail, then key
  *                            and headers bytes; the end is padded to RECORD_ALIGN
+ *
+ * A PADDING record fills the data region from a record that would cross its end up to that end,
+ * so that every record is contiguous. Only its length and kind are written (bytes 0-4), so it can
+ * be as short as RECORD_ALIGN bytes; every other record carries the whole header.
  *
  * Encoded headers: u16 count, then per header u16 nameLength, name bytes (UTF-8), u32 valueLength
  * (NO_BYTES for a null value), value bytes. No alignment inside the headers block.
