@@ -43,8 +43,9 @@
  *                            and headers bytes; the end is padded to RECORD_ALIGN
  *
  * A PADDING record fills the data region from a record that would cross its end up to that end,
- * so that every record is contiguous. Only its length and kind are written (bytes 0-4), so it can
- * be as short as RECORD_ALIGN bytes; every other record carries the whole header.
+ * so that every record is contiguous. Only its first 8 bytes are written (length, kind, and zero
+ * flags and event type), so it can be as short as RECORD_ALIGN bytes. Every other record carries
+ * the whole header.
  *
  * Encoded headers: u16 count, then per header u16 nameLength, name bytes (UTF-8), u32 valueLength
  * (NO_BYTES for a null value), value bytes. No alignment inside the headers block.
