@@ -74,6 +74,9 @@ export function createMeasure (eventName: string, layout: BodyLayout): MeasureBo
 export function generateEncodeInto (eventName: string, layout: BodyLayout, measure: MeasureBody): EncodeInto {
   const lines: string[] = [
     '"use strict";',
+    // Makes the source unique per event type: V8 caches `new Function` by source text, and two
+    // types with the same layout would otherwise share the type feedback of their field reads.
+    `const eventName = ${JSON.stringify(eventName)};`,
     'let cachedMemory = null;',
     'let cachedBuffer = null;',
     'return function encodeInto(event, memory, bodyOffset, availableBytes) {',

@@ -1,6 +1,7 @@
 import { NO_BYTES, RECORD_HEADER_BYTES } from '../ring/layout.js'
 import { scalarAccessOf, type BodyLayout, type FieldLayout } from './body-layout.js'
 import { FieldKind } from './fields.js'
+import { nodeBufferOf } from './utf8.js'
 import { EventView, type ViewContext } from './view.js'
 
 /** Constructor of a generated view class. */
@@ -10,26 +11,31 @@ export type ViewClass = new (context: ViewContext) => EventView
  * Generates the view class of an event type with `new Function`: one getter per field, reading
  * at a constant offset. Each getter is its own function, so V8 keeps its property access
  * monomorphic even when one loop reads many event types. Getters made from one shared closure
- * share their type feedback across event types, and bench/views.bench.ts measures them slower.
+ * share their type feedback across event types: bench/views.bench.ts measures them as fast with
+ * one event type and several times slower with eight.
  *
  * With `checked`, every getter first verifies that the view's records are still held (development
  * mode); without it the getters contain no check at all.
  *
- * The generated source contains only validated identifiers (field names), numbers, and a class
- * name derived from `eventName` with every character outside [A-Za-z0-9_$] replaced by `_`.
+ * The generated source contains only validated identifiers (field names), numbers, `eventName`
+ * as a JSON string literal, and a class name derived from `eventName` with every character
+ * outside [A-Za-z0-9_$] replaced by `_`.
  */
 export function generateViewClass (eventName: string, layout: BodyLayout, checked: boolean): ViewClass {
   const members = layout.fields.map((field) => generateGetter(field, layout, checked))
-  members.push(generateToObject(layout))
+  members.push(generateToObject(layout), BIND_METHOD)
 
   const className = toIdentifier(eventName) + (checked ? 'CheckedView' : 'View')
+  // The event name makes the source of each event type unique: V8 caches `new Function` by
+  // source text, and two types with the same layout would otherwise share type feedback.
   const source = [
     '"use strict";',
+    `const eventName = ${JSON.stringify(eventName)};`,
     `return class ${className} extends EventView {`,
     ...members,
     '};',
   ].join('\n')
-  const ViewClassOfEvent = new Function('EventView', 'copyBytes', source)(EventView, copyBytes) as ViewClass
+  const ViewClassOfEvent = new Function('EventView', 'copyBytes', 'nodeBufferOf', source)(EventView, copyBytes, nodeBufferOf) as ViewClass
 
   const slotOffsets = Object.create(null) as Record<string, number>
   for (const field of layout.fields) {
@@ -39,6 +45,22 @@ export function generateViewClass (eventName: string, layout: BodyLayout, checke
   Object.defineProperty(ViewClassOfEvent.prototype, '$slotOffsets', { value: Object.freeze(slotOffsets) })
   return ViewClassOfEvent
 }
+
+/**
+ * Copy of EventView.$bind for each generated class. One shared $bind would store into every view
+ * class of the process, and V8 makes a property access megamorphic, and slower, beyond four
+ * object shapes. bench/views.bench.ts shows the cost in its tables with several event types.
+ */
+const BIND_METHOD = `$bind(memory, recordOffset, generation) {
+if (memory !== this.$memory) {
+this.$memory = memory;
+this.$buffer = nodeBufferOf(memory);
+}
+this.$recordOffset = recordOffset;
+this.$generation = generation;
+this.$headers = undefined;
+return this;
+}`
 
 function generateGetter (field: FieldLayout, layout: BodyLayout, checked: boolean): string {
   const check = checked

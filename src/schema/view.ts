@@ -91,7 +91,7 @@ export class EventView {
   /**
    * Points the view at the record starting at byte `recordOffset` of `memory`, read during
    * `generation` (1 or more). Returns the view. Allocates nothing unless `memory` differs from
-   * the previous call's.
+   * the previous call's. Generated view classes carry their own copy of this method.
    */
   $bind (memory: RingMemory, recordOffset: number, generation: number): this {
     if (memory !== this.$memory) {

@@ -163,6 +163,35 @@ describe('generated view getters', () => {
   })
 })
 
+describe('view binding', () => {
+  it('$bind switches between ring buffers', () => {
+    const Named = defineEvent('Named', { name: t.string(), n: t.u8() })
+    const view = Named.createView(createViewContext({ devMode: false }))
+    const memories = ['first', 'second'].map((name, n) => {
+      const memory = createTestMemory()
+      const size = Named.encodeInto({ name, n }, memory, RECORD + RECORD_HEADER_BYTES, 400)
+      writeTestHeader(memory, RECORD, size, { key: Buffer.from(name) })
+      return memory
+    })
+    for (let round = 0; round < 2; round++) {
+      expect(view.$bind(memories[0]!, RECORD, 1).name).toBe('first')
+      expect(view.keyString).toBe('first')
+      expect(view.$bind(memories[1]!, RECORD, 1).name).toBe('second')
+      expect(view.n).toBe(1)
+      expect(view.keyString).toBe('second')
+    }
+  })
+
+  it('generated classes of one layout stay distinct', () => {
+    const schema = { n: t.u8() }
+    const First = defineEvent('a.b', schema)
+    const Second = defineEvent('a_b', schema)
+    const context = createViewContext({ devMode: false })
+    expect(First.createView(context).constructor).not.toBe(Second.createView(context).constructor)
+    expect(First.createView(context).constructor).toBe(First.createView(context).constructor)
+  })
+})
+
 describe('view metadata', () => {
   const Ping = defineEvent('Ping', { n: t.u8() })
 
