@@ -9,7 +9,6 @@ import { t } from '../schema/fields.js'
  * (null for a tombstone).
  */
 export const DecodeErrorEvent = defineEvent('DecodeError', {
-  topic: t.string(),
   attempts: t.string(),
   payload: t.bytes().nullable(),
 })

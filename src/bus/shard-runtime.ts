@@ -6,7 +6,8 @@ import { Control } from '../ring/layout.js'
 import type { ConsumerShardTask, FromWorkerMessage, PartitionOffset, ToWorkerMessage } from './messages.js'
 import { RecordWriter, WriteResult, type BodyEncoder, type DecodedEvent, type IncomingRecord } from './ingest.js'
 import { OffsetTracker, keyPartition, keyTopicId, partitionKey } from './offset-tracker.js'
-import type { ResolvedBinding, ResolvedTopic, ResolvedTopology } from './resolved-topology.js'
+import type { LiveBinding, LiveTopic, LiveTopology } from '../topology/resolve-topology.js'
+import { DECODE_ERROR_TYPE_ID, DecodeErrorEvent } from './builtin-events.js'
 
 /** Longest single wait for ring space before the backend gets a chance to heartbeat, in ms. */
 const SPACE_WAIT_SLICE_MS = 500
@@ -20,7 +21,6 @@ export interface DecodeAttempt {
 
 /** What a decode-error record carries, encoded by the built-in decode-error event type. */
 export interface DecodeErrorBody {
-  readonly topic: string
   readonly attempts: string
   readonly payload: Uint8Array | null
 }
@@ -30,7 +30,7 @@ export interface ShardBackendHooks {
   /** Called while the ring is full, at most every SPACE_WAIT_SLICE_MS, to keep group membership. */
   heartbeat (): Promise<void>
   /** Sends an undecodable record unchanged to the topic's dead-letter topic. */
-  deadLetter (topic: ResolvedTopic, record: IncomingRecord, attempts: readonly DecodeAttempt[]): Promise<void>
+  deadLetter (topic: LiveTopic, record: IncomingRecord, attempts: readonly DecodeAttempt[]): Promise<void>
 }
 
 /**
@@ -40,7 +40,7 @@ export interface ShardBackendHooks {
  */
 export class ShardRuntime {
   readonly task: ConsumerShardTask
-  readonly topology: ResolvedTopology
+  readonly topology: LiveTopology
   readonly writer: RingWriter
   readonly records: RecordWriter
   readonly offsets = new OffsetTracker()
@@ -54,7 +54,7 @@ export class ShardRuntime {
   readonly #decodeErrorEncoder: BodyEncoder
   readonly #decodeErrorTypeId: number
 
-  constructor (task: ConsumerShardTask, topology: ResolvedTopology) {
+  constructor (task: ConsumerShardTask, topology: LiveTopology) {
     this.task = task
     this.topology = topology
     this.writer = new RingWriter(createRingMemory(task.ring))
@@ -62,8 +62,8 @@ export class ShardRuntime {
     if (group === undefined) throw new Error(`Consumer group ${JSON.stringify(task.groupId)} is not in the topology`)
     this.groupId = group.id
     this.records = new RecordWriter(this.writer, group.id)
-    this.#decodeErrorEncoder = topology.decodeErrorType.encoder
-    this.#decodeErrorTypeId = topology.decodeErrorType.id
+    this.#decodeErrorEncoder = DecodeErrorEvent as unknown as BodyEncoder
+    this.#decodeErrorTypeId = DECODE_ERROR_TYPE_ID
 
     task.port.on('message', (message: ToWorkerMessage) => {
       if (message.type === 'stop') {
@@ -108,7 +108,7 @@ export class ShardRuntime {
     return record
   }
 
-  topicByName (name: string): ResolvedTopic | undefined {
+  topicByName (name: string): LiveTopic | undefined {
     return this.topology.topicsByName.get(name)
   }
 
@@ -117,7 +117,7 @@ export class ShardRuntime {
    * false, having written and tracked nothing, when the ring is full or the record needs the
    * dead-letter topic; the caller then awaits ingest() for the same record.
    */
-  tryIngest (topic: ResolvedTopic, record: IncomingRecord): boolean {
+  tryIngest (topic: LiveTopic, record: IncomingRecord): boolean {
     const events = this.#decodeRecord(topic, record)
     if (events.length > 0) {
       const bytes = this.records.measure(record, events)
@@ -137,7 +137,7 @@ export class ShardRuntime {
    * when the shard was asked to stop before the record was written; the record is then neither
    * written nor tracked, so it is fetched again after a restart.
    */
-  async ingest (topic: ResolvedTopic, record: IncomingRecord): Promise<boolean> {
+  async ingest (topic: LiveTopic, record: IncomingRecord): Promise<boolean> {
     const events = this.#decodeRecord(topic, record)
     if (events.length > 0) {
       const bytes = this.records.measure(record, events)
@@ -155,7 +155,7 @@ export class ShardRuntime {
     return true
   }
 
-  #decodeRecord (topic: ResolvedTopic, record: IncomingRecord): DecodedEvent[] {
+  #decodeRecord (topic: LiveTopic, record: IncomingRecord): DecodedEvent[] {
     const events = this.#events
     events.length = 0
     this.#attempts.length = 0
@@ -163,11 +163,11 @@ export class ShardRuntime {
     return events
   }
 
-  #decodeErrorBody (topic: ResolvedTopic, record: IncomingRecord): DecodeErrorBody {
-    return { topic: topic.name, attempts: formatAttempts(this.#attempts, topic), payload: record.value }
+  #decodeErrorBody (topic: LiveTopic, record: IncomingRecord): DecodeErrorBody {
+    return { attempts: formatAttempts(this.#attempts, topic), payload: record.value }
   }
 
-  #track (topic: ResolvedTopic, record: IncomingRecord): void {
+  #track (topic: LiveTopic, record: IncomingRecord): void {
     this.offsets.add(this.writer.writePosition, partitionKey(topic.id, record.partition), record.offset)
   }
 
@@ -207,14 +207,14 @@ export class ShardRuntime {
     this.offsets.restorePending(map)
   }
 
-  #decode (topic: ResolvedTopic, record: IncomingRecord, events: DecodedEvent[], attempts: DecodeAttempt[]): void {
+  #decode (topic: LiveTopic, record: IncomingRecord, events: DecodedEvent[], attempts: DecodeAttempt[]): void {
     const bindings = topic.bindings
     for (let i = 0; i < bindings.length; i++) {
       const binding = bindings[i]!
       if (!matches(binding, record, attempts)) continue
       try {
         const event = binding.decode(record.value, record)
-        events.push({ eventTypeId: binding.eventTypeId, encoder: binding.encoder, event })
+        events.push({ eventTypeId: binding.eventTypeId, encoder: binding.eventType as unknown as BodyEncoder, event })
         if (topic.dispatch === 'first') return
       } catch (error) {
         attempts.push({ decoder: binding.decoderName, eventType: binding.eventTypeName, error: error instanceof Error ? error.message : String(error) })
@@ -233,7 +233,7 @@ export class ShardRuntime {
   }
 }
 
-function matches (binding: ResolvedBinding, record: IncomingRecord, attempts: DecodeAttempt[]): boolean {
+function matches (binding: LiveBinding, record: IncomingRecord, attempts: DecodeAttempt[]): boolean {
   try {
     return binding.matches(record)
   } catch (error) {
@@ -242,7 +242,7 @@ function matches (binding: ResolvedBinding, record: IncomingRecord, attempts: De
   }
 }
 
-function formatAttempts (attempts: readonly DecodeAttempt[], topic: ResolvedTopic): string {
+function formatAttempts (attempts: readonly DecodeAttempt[], topic: LiveTopic): string {
   if (attempts.length === 0) return `no binding of topic ${topic.name} matched the record`
   return attempts.map((attempt) => `${attempt.decoder} (${attempt.eventType}): ${attempt.error}`).join('; ')
 }

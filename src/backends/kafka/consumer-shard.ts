@@ -3,8 +3,7 @@ import { ErrorCode, toErrorRecord } from '../../errors.js'
 import type { ConsumerShardTask, PartitionOffset, ShardStopReport } from '../../bus/messages.js'
 import { ShardRuntime, type DecodeAttempt } from '../../bus/shard-runtime.js'
 import type { IncomingRecord } from '../../bus/ingest.js'
-import type { ResolvedTopic } from '../../bus/resolved-topology.js'
-import { resolveTopology } from '../../bus/resolve-topology.js'
+import { resolveTopology, type LiveTopic } from '../../topology/resolve-topology.js'
 import type { Topology } from '../../topology/types.js'
 import { workerLogCreator } from './worker-log.js'
 import type { KafkaWorkerConfig } from './options.js'
@@ -151,7 +150,7 @@ function groupInitialOffset (task: ConsumerShardTask): 'earliest' | 'latest' {
 }
 
 /** Converts a kafkajs message into the backend-independent record shape, copying no payload. */
-export function toIncomingRecord (topic: ResolvedTopic, partition: number, message: KafkaMessage): IncomingRecord {
+export function toIncomingRecord (topic: LiveTopic, partition: number, message: KafkaMessage): IncomingRecord {
   return {
     topicId: topic.id,
     partition,
@@ -182,7 +181,7 @@ function toBytes (value: Buffer | string | undefined): Uint8Array | null {
 }
 
 /** The dead-letter copy: the original key, value and headers, plus headers saying why. */
-function deadLetterMessage (topic: ResolvedTopic, record: IncomingRecord, attempts: readonly DecodeAttempt[]) {
+function deadLetterMessage (topic: LiveTopic, record: IncomingRecord, attempts: readonly DecodeAttempt[]) {
   const headers: IHeaders = {}
   for (const [name, value] of record.headers) {
     if (value !== null) headers[name] = Buffer.from(value)

@@ -1,0 +1,44 @@
+// Public API of tickbus. This module only re-exports; each layer lives in its own folder.
+
+// Event schemas and views
+export { defineEvent, EventType } from './schema/define-event.js'
+export type { EventOf, ViewOf, EventObject, EventInput, EventViewOf } from './schema/define-event.js'
+export { t, FieldKind } from './schema/fields.js'
+export type { FieldSpec, EventSchema, FieldValue } from './schema/fields.js'
+export { EventView, isDevMode } from './schema/view.js'
+
+// Codecs
+export type { Codec } from './codecs/codec.js'
+export { jsonCodec } from './codecs/json.js'
+export type { JsonCodec } from './codecs/json.js'
+export { protobufCodec } from './codecs/protobuf.js'
+export type { ProtobufCodec } from './codecs/protobuf.js'
+
+// Topology
+export { createTopology, TopologyBuilder } from './topology/builder.js'
+export { jsonDecoder, protobufDecoder, customDecoder } from './topology/decoders.js'
+export type { DecoderSpec, MatchSpec, ModuleReferenceInput } from './topology/decoders.js'
+export { InitialOffset, Dispatch } from './topology/types.js'
+export type { Topology, TopicDescriptor, GroupDescriptor, EventTypeDescriptor, BindingDescriptor } from './topology/types.js'
+
+// Bus
+export { createBus, Bus } from './bus/bus.js'
+export type { CommitResult, CommitStatistics, StopReport, TickStatistics } from './bus/bus.js'
+export type { BusOptions } from './bus/bus-options.js'
+export { EventReader } from './bus/event-reader.js'
+export { DecodeErrorEvent } from './bus/builtin-events.js'
+export { CommitMode } from './bus/messages.js'
+export type { PartitionOffset } from './bus/messages.js'
+
+// Backends
+export type { Backend, BackendStartReport } from './backends/backend.js'
+export { kafkaBackend } from './backends/kafka/kafka-backend.js'
+export type { KafkaBackendOptions, KafkaClientOptions, KafkaConsumerOptions } from './backends/kafka/options.js'
+export { applyTopology } from './backends/kafka/apply-topology.js'
+export type { ApplyTopologyOptions, ApplyTopologyReport } from './backends/kafka/apply-topology.js'
+
+// Errors and logging
+export { TickbusError, ErrorCode } from './errors.js'
+export type { ErrorRecord } from './errors.js'
+export { noopLogger, kafkajsLogCreator } from './logger.js'
+export type { Logger, LogLevel } from './logger.js'
