@@ -12,6 +12,7 @@ import type { EventSchema } from '../schema/fields.js'
 import { createViewContext, type EventView, type ViewContext } from '../schema/view.js'
 import type { EventViewOf } from '../schema/define-event.js'
 import type { Topology } from '../topology/types.js'
+import { resolveTopology } from '../topology/resolve-topology.js'
 import type { Backend } from '../backends/backend.js'
 import { DECODE_ERROR_TYPE_ID, DecodeErrorEvent } from './builtin-events.js'
 import { EventReader } from './event-reader.js'
@@ -152,6 +153,9 @@ export class Bus {
   /** @internal Use createBus(). */
   async start (): Promise<void> {
     if (this.#running) return
+    // Workers resolve the topology too; doing it here first reports a broken decoder module or
+    // protobuf type as a rejected createBus() rather than as crashing shards.
+    await resolveTopology(this.topology)
     const report = await this.backend.start(this.topology, this.logger)
     for (const warning of report.warnings) this.logger.warn({ backend: this.backend.name }, warning)
     if (report.created.length > 0) this.logger.info({ topics: report.created }, 'created topics')
