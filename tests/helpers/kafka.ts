@@ -115,10 +115,17 @@ export class TestKafka {
   async createTopic(topic: string, numPartitions: number): Promise<void> {
     this.topicAdmin ??= this.admin();
     const admin = await this.topicAdmin;
-    const created = await admin.createTopics({ topics: [{ topic, numPartitions }], waitForLeaders: true });
+    // kafkajs 2.2.4's waitForLeaders gives up when a KRaft broker briefly answers
+    // UNKNOWN_TOPIC_OR_PARTITION for a new topic, so leaders are awaited here instead.
+    const created = await admin.createTopics({ topics: [{ topic, numPartitions }], waitForLeaders: false });
     if (!created) {
       throw new Error(`Topic ${topic} already exists. Use uniqueName() for topic names.`);
     }
+    await waitFor(async () => {
+      const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
+      const partitions = metadata.topics[0]?.partitions ?? [];
+      return partitions.length === numPartitions && partitions.every((partition) => partition.leader >= 0);
+    }, 30_000, { description: `leaders of the ${numPartitions} partitions of ${topic}` });
   }
 }
 

@@ -30,7 +30,7 @@ class KafkaBackend implements Backend {
   }
 
   async start (topology: Topology, logger: Logger): Promise<BackendStartReport> {
-    const kafka = new Kafka({ ...this.workerConfig.client, logCreator: kafkajsLogCreator(logger.child({ component: 'kafkajs' })) })
+    const kafka = new Kafka({ ...this.workerConfig.client, logCreator: kafkajsLogCreator(logger) })
     const admin = kafka.admin()
     this.#admin = admin
     try {
