@@ -25,9 +25,9 @@ const KEEP_ALIVE_INTERVAL_MS = 0x7fffffff
 /**
  * RELEASED loads that waitForSpace() makes in a busy loop before it parks on Atomics.waitAsync,
  * about 7 µs on the shared 2-core machine where bench/ring-handoff.bench.ts was run. A consumer
- * that releases often frees space sooner than a wake-up through the worker's event loop arrives:
- * there the hand-off of 80-byte records ran at about 5 M records/s without the spin and up to
- * 18 M with it.
+ * that releases often frees space sooner than a wake-up through the worker's event loop arrives.
+ * In one session of that benchmark, 80-byte records moved at about 5 M records/s without the spin
+ * and 18 M with it; with other processes busy on both cores, both fell to 2-4 M.
  */
 const SPIN_CHECKS = 1000
 
