@@ -3,7 +3,7 @@ import { describeValue, ErrorCode, TickbusError } from '../errors.js'
 import type { FieldLayout } from '../schema/body-layout.js'
 import { invalidFieldValue } from '../schema/body-writer.js'
 import type { EventInput, EventObject, EventType } from '../schema/define-event.js'
-import { FieldKind, INTEGER_RANGES, isValidFieldValue, type EventSchema } from '../schema/fields.js'
+import { FieldKind, INTEGER_RANGES, invalidValueCondition, isValidFieldValue, type EventSchema } from '../schema/fields.js'
 import type { Codec } from './codec.js'
 
 /**
@@ -56,6 +56,8 @@ interface FieldMapping {
   readonly wrapper: boolean
   /** Value of an absent non-nullable field, already converted to the event field's kind. */
   readonly absentValue: unknown
+  /** Whether protobufjs reads the 64-bit proto type as unsigned. */
+  readonly unsigned: boolean
 }
 
 const INT32_TYPES = ['int32', 'sint32', 'sfixed32', 'enum'] as const
@@ -137,10 +139,9 @@ export function protobufCodec<S extends EventSchema> (eventType: EventType<S>, t
         { cause },
       )
     }
-    const event: Record<string, unknown> = {}
-    for (const mapping of mappings) event[mapping.field.name] = readField(eventName, mapping, message as unknown as Record<string, unknown>)
-    return event as EventObject<S>
+    return toEvent(message)
   }
+  const toEvent = generateToEvent<S>(eventName, mappings)
 
   function encode (event: EventInput<S>): Uint8Array {
     if (typeof event !== 'object' || event === null) {
@@ -204,13 +205,15 @@ function mapField (eventName: string, type: Type, field: FieldLayout): FieldMapp
     throw fail(`needs a proto field with presence, but proto field ${protoField.name} has none; declare it optional in the .proto, or use a google.protobuf wrapper type`)
   }
 
+  const unsigned = (UNSIGNED_64_TYPES as readonly string[]).includes(protoType)
   const absentValue = wrapper || field.nullable ? null : convertAbsent(eventName, field, protoType, protoField.typeDefault)
-  return { field, protoName: protoField.name, protoType, wrapper, absentValue }
+  return { field, protoName: protoField.name, protoType, wrapper, absentValue, unsigned }
 }
 
 /** Converts the proto default of a non-nullable field once, at codec creation. */
 function convertAbsent (eventName: string, field: FieldLayout, protoType: string, typeDefault: unknown): unknown {
-  const mapping: FieldMapping = { field, protoName: field.name, protoType, wrapper: false, absentValue: null }
+  const unsigned = (UNSIGNED_64_TYPES as readonly string[]).includes(protoType)
+  const mapping: FieldMapping = { field, protoName: field.name, protoType, wrapper: false, absentValue: null, unsigned }
   if (typeDefault === null || typeDefault === undefined) return zeroOf(field.kind)
   if (field.kind === FieldKind.BYTES) {
     return typeDefault instanceof Uint8Array && typeDefault.length > 0 ? new Uint8Array(typeDefault) : EMPTY_BYTES
@@ -232,61 +235,115 @@ function zeroOf (kind: FieldKind): unknown {
 // A zero-length array has no elements to change, so one instance can be shared.
 const EMPTY_BYTES = new Uint8Array(0)
 
-function readField (eventName: string, mapping: FieldMapping, message: Record<string, unknown>): unknown {
-  const raw = message[mapping.protoName]
-  if (mapping.wrapper) {
-    if (raw === null || raw === undefined) return null
-    const wrapped = (raw as { value?: unknown }).value
-    if (wrapped === null || wrapped === undefined) return zeroOf(mapping.field.kind)
-    return convertFromProto(eventName, mapping, wrapped)
-  }
-  // protobufjs sets own properties only for fields on the wire; defaults live on the prototype.
-  if (!Object.prototype.hasOwnProperty.call(message, mapping.protoName)) {
-    if (mapping.field.nullable) return null
-    const absent = mapping.absentValue
-    // A non-empty bytes default is copied so that no caller can change the next decode's value.
-    return absent instanceof Uint8Array && absent.length > 0 ? absent.slice() : absent
-  }
-  return convertFromProto(eventName, mapping, raw)
+/**
+ * Generates the function that turns a decoded protobufjs message into an event, with
+ * `new Function`: one block per field, then an object literal. Every decoded event of a type
+ * thus has one hidden class, and the record writer's property reads stay monomorphic. Proto field
+ * names appear only as JSON string literals, and event field names are validated identifiers.
+ */
+function generateToEvent<S extends EventSchema> (eventName: string, mappings: readonly FieldMapping[]): (message: Message) => EventObject<S> {
+  const lines = [
+    '"use strict";',
+    // Makes the source unique per event type, as V8 shares feedback between identical sources.
+    `const eventName = ${JSON.stringify(eventName)};`,
+    'const hasOwn = Object.prototype.hasOwnProperty;',
+    'return function toEvent(message) {',
+  ]
+  mappings.forEach((mapping, i) => {
+    const protoName = JSON.stringify(mapping.protoName)
+    const convert = generateConversion(mapping, i)
+    lines.push(`let d${i};`)
+    if (mapping.wrapper) {
+      lines.push(
+        `const w${i} = message[${protoName}];`,
+        `if (w${i} === null || w${i} === undefined) d${i} = null;`,
+        `else { const v = w${i}.value; d${i} = v === null || v === undefined ? zeroOf(${i}) : ${convert}; }`,
+      )
+    } else {
+      // protobufjs sets own properties only for fields on the wire; defaults live on the prototype.
+      lines.push(
+        `if (hasOwn.call(message, ${protoName})) { const v = message[${protoName}]; d${i} = ${convert}; }`,
+        `else d${i} = ${mapping.field.nullable ? 'null' : `absentValue(${i})`};`,
+      )
+    }
+  })
+  lines.push(`return { ${mappings.map((mapping, i) => `${mapping.field.name}: d${i}`).join(', ')} };`, '};')
+
+  const factory = new Function('zeroOf', 'absentValue', 'convert64', 'throwOutOfRange', 'toBytes', lines.join('\n'))
+  return factory(
+    (index: number) => zeroOf(mappings[index]!.field.kind),
+    (index: number) => {
+      const absent = mappings[index]!.absentValue
+      // A non-empty bytes default is copied so that no caller can change the next decode's value.
+      return absent instanceof Uint8Array && absent.length > 0 ? absent.slice() : absent
+    },
+    (index: number, raw: unknown) => convert64(eventName, mappings[index]!, raw),
+    (index: number, raw: unknown) => {
+      throw outOfRange(eventName, mappings[index]!, raw, raw)
+    },
+    toBytes,
+  ) as (message: Message) => EventObject<S>
 }
 
-// Scratch space to assemble 64-bit integers from their 32-bit halves without going through number.
-const scratch = new DataView(new ArrayBuffer(8))
-
-function convertFromProto (eventName: string, mapping: FieldMapping, raw: unknown): unknown {
-  const field = mapping.field
-  switch (field.kind) {
+/** Returns JavaScript source for converting the proto value `v` of a mapping to its event field's kind. */
+function generateConversion (mapping: FieldMapping, index: number): string {
+  switch (mapping.field.kind) {
     case FieldKind.I64:
-    case FieldKind.U64: {
-      const value = longToBigInt(raw, (UNSIGNED_64_TYPES as readonly string[]).includes(mapping.protoType))
-      const range = INTEGER_RANGES[field.kind]
-      if (value === undefined || value < range.min || value > range.max) throw outOfRange(eventName, mapping, raw, value)
-      return value
-    }
+    case FieldKind.U64:
+      return `convert64(${index}, v)`
     case FieldKind.I8:
     case FieldKind.U8:
     case FieldKind.I16:
     case FieldKind.U16:
     case FieldKind.I32:
     case FieldKind.U32:
-      if (!isValidFieldValue(field.kind, raw)) throw outOfRange(eventName, mapping, raw, raw)
-      return raw
-    case FieldKind.BYTES: {
-      const bytes = raw as Uint8Array
-      if (bytes.length === 0) return EMPTY_BYTES
-      // A plain Uint8Array over the same memory, so callers get the type the schema promises.
-      return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    }
+      return `(${invalidValueCondition(mapping.field.kind, 'v')} ? throwOutOfRange(${index}, v) : v)`
+    case FieldKind.BYTES:
+      return 'toBytes(v)'
     default:
       // bool, f32, f64 and string arrive as the JavaScript type the event field uses.
+      return 'v'
+  }
+}
+
+// Scratch space to assemble 64-bit integers from their 32-bit halves without going through number.
+const scratch = new DataView(new ArrayBuffer(8))
+
+/** Converts a proto default value, read once at codec creation, to its event field's kind. */
+function convertFromProto (eventName: string, mapping: FieldMapping, raw: unknown): unknown {
+  switch (mapping.field.kind) {
+    case FieldKind.I64:
+    case FieldKind.U64:
+      return convert64(eventName, mapping, raw)
+    case FieldKind.BYTES:
+      return toBytes(raw as Uint8Array)
+    default:
+      if (isIntegerKind(mapping.field.kind) && !isValidFieldValue(mapping.field.kind, raw)) throw outOfRange(eventName, mapping, raw, raw)
       return raw
   }
 }
 
+function isIntegerKind (kind: FieldKind): boolean {
+  return kind !== FieldKind.BOOL && kind !== FieldKind.F32 && kind !== FieldKind.F64 && kind !== FieldKind.STRING && kind !== FieldKind.BYTES
+}
+
+function convert64 (eventName: string, mapping: FieldMapping, raw: unknown): bigint {
+  const value = longToBigInt(raw, mapping.unsigned)
+  const range = INTEGER_RANGES[mapping.field.kind as 'i64' | 'u64']
+  if (value === undefined || value < range.min || value > range.max) throw outOfRange(eventName, mapping, raw, value)
+  return value
+}
+
+/** Returns protobufjs bytes (a Buffer in Node.js) as a plain Uint8Array over the same memory. */
+function toBytes (bytes: Uint8Array): Uint8Array {
+  if (bytes.length === 0) return EMPTY_BYTES
+  return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
 /**
  * Converts a protobufjs 64-bit value to bigint from its two 32-bit halves. protobufjs returns a
- * Long when the `long` package is installed (a dependency of protobufjs 7) and a number otherwise;
- * a number is exact only within ±(2^53 - 1), so a larger one returns undefined.
+ * Long when the `long` package is installed, which protobufjs 7 depends on, and a number
+ * otherwise. A number is exact only within ±(2^53 - 1), so a larger one returns undefined.
  */
 function longToBigInt (raw: unknown, unsigned: boolean): bigint | undefined {
   if (typeof raw === 'number') return Number.isSafeInteger(raw) ? BigInt(raw) : undefined

@@ -65,7 +65,7 @@ export function createMeasure (eventName: string, layout: BodyLayout): MeasureBo
 /**
  * Generates `encodeInto` for a layout with `new Function`: straight-line code with each field's
  * validation inlined, so the hot path allocates nothing and makes no per-field calls except for
- * strings above 32 UTF-16 units or with non-ASCII text (Buffer.write) and bytes (Uint8Array.set).
+ * strings longer than ASCII_LOOP_MAX_LENGTH (utf8.ts) or with non-ASCII text (Buffer.write) and bytes (Uint8Array.set).
  *
  * A call that returns a size has validated every field. A call that returns a negative size may
  * have validated only the string and bytes fields, which the `measure` call that computes the

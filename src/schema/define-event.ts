@@ -125,7 +125,7 @@ export class EventType<S extends EventSchema = EventSchema> {
    * of 8, where the ring places bodies) and returns the body size in bytes, a multiple of 8 with
    * zeroed padding. When the body needs more than `availableBytes`, returns minus the size it
    * needs; the caller makes room and calls again. Allocates nothing for scalar fields and ASCII
-   * strings of up to 32 characters.
+   * strings of up to 24 characters.
    *
    * @throws TickbusError ENCODE_FAILED naming the event, field, rule and value when a field has
    * the wrong type or range, a non-nullable field is null or missing, or bodyOffset is misaligned.

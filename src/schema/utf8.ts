@@ -20,10 +20,11 @@ export function nodeBufferOf (memory: RingMemory): Buffer {
 
 /**
  * Maximum string length, in UTF-16 units, that writeUtf8 copies with a JavaScript loop. Up to
- * this length the loop is faster than Buffer.write for ASCII text (bench/codecs.bench.ts, the
- * "string write" rows). The loop hands over to Buffer.write at the first non-ASCII character.
+ * this length the loop is faster than Buffer.write for ASCII text, and the two are even at about
+ * 32 (bench/codecs.bench.ts, "string write" tables). The loop hands over to Buffer.write at the
+ * first non-ASCII character.
  */
-const ASCII_LOOP_MAX_LENGTH = 32
+export const ASCII_LOOP_MAX_LENGTH = 24
 
 /**
  * Writes `text` as UTF-8 at byte `offset` of `bytes` and returns the number of bytes written.

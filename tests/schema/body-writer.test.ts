@@ -3,6 +3,7 @@ import { ErrorCode, TickbusError } from '../../src/errors.js'
 import { CONTROL_BYTES, NO_BYTES, RECORD_HEADER_BYTES } from '../../src/ring/layout.js'
 import { defineEvent } from '../../src/schema/define-event.js'
 import { t } from '../../src/schema/fields.js'
+import { ASCII_LOOP_MAX_LENGTH } from '../../src/schema/utf8.js'
 import { createViewContext } from '../../src/schema/view.js'
 import { createTestMemory, writeTestHeader } from './record-fixture.js'
 
@@ -93,6 +94,19 @@ describe('encodeInto', () => {
     const view = Move.createView(createViewContext({ devMode: false }))
     writeTestHeader(memory, RECORD, needed)
     expect(view.$bind(memory, RECORD, 1).name).toBe(name)
+  })
+
+  it('writes strings around the ASCII loop limit', () => {
+    const memory = createTestMemory()
+    const view = Move.createView(createViewContext({ devMode: false }))
+    for (const length of [ASCII_LOOP_MAX_LENGTH - 1, ASCII_LOOP_MAX_LENGTH, ASCII_LOOP_MAX_LENGTH + 1]) {
+      for (const name of ['a'.repeat(length), 'a'.repeat(length - 1) + 'é', 'é' + 'a'.repeat(length - 1)]) {
+        const size = Move.encodeInto({ playerId: 1, x: 0, name, seq: 0n }, memory, BODY, 1000)
+        expect(size).toBe(Move.measure({ playerId: 1, x: 0, name, seq: 0n }))
+        writeTestHeader(memory, RECORD, size)
+        expect(view.$bind(memory, RECORD, 1).name).toBe(name)
+      }
+    }
   })
 
   it('writes lone surrogates as U+FFFD', () => {
