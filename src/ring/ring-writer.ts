@@ -269,9 +269,9 @@ export class RingWriter {
   }
 
   /**
-   * Position after the last reserved or committed record, published or not, as a uint32 byte
-   * counter. A record is released once RELEASED, read as the same kind of counter, has reached
-   * the position returned right after writing it.
+   * Position after the last reserved or committed record, published or not, as the int32 bit
+   * pattern of the uint32 counter (see the class comment). A record is released once RELEASED has
+   * reached the position read right after writing it: `((released - position) | 0) >= 0`.
    */
   get writePosition (): number {
     return this.#writePosition

@@ -107,6 +107,40 @@ describe('RingReader.nextRecord', () => {
   })
 })
 
+describe('RingReader.rewind', () => {
+  it('returns records again from a mark', () => {
+    const ring = createRing()
+    publishNumbered(ring, 0, 4)
+    ring.reader.claim()
+    readNumbers(ring, 1)
+    const mark = ring.reader.mark()
+    expect(readNumbers(ring, 2)).toEqual([1, 2])
+
+    ring.reader.rewind(mark)
+    expect(ring.reader.unreadBytes).toBe(3 * 64)
+    expect(readNumbers(ring, 100)).toEqual([1, 2, 3])
+  })
+
+  it('rejects a position past the read cursor', () => {
+    const ring = createRing()
+    publishNumbered(ring, 0, 4)
+    ring.reader.claim()
+    readNumbers(ring, 1)
+    expect(() => ring.reader.rewind(128)).toThrow(RangeError)
+    expect(ring.reader.mark()).toBe(64)
+  })
+
+  it('rejects a position before the released one', () => {
+    const ring = createRing()
+    publishNumbered(ring, 0, 4)
+    ring.reader.claim()
+    readNumbers(ring, 2)
+    ring.reader.release(64)
+    expect(() => ring.reader.rewind(0)).toThrow('Invalid rewind position 0')
+    expect(ring.reader.mark()).toBe(128)
+  })
+})
+
 describe('RingReader.release', () => {
   it('frees space for the writer', () => {
     const ring = createRing()

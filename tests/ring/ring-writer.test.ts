@@ -219,6 +219,15 @@ describe('RingWriter.publish', () => {
     expect(readRingRecordsWritten(ring.memory)).toBe(8)
   })
 
+  it('reports the write position', () => {
+    const ring = createRing(2 ** 32 - 64)
+    expect(ring.writer.writePosition).toBe(-64)
+    ring.writer.reserve(64, RecordKind.EVENT)
+    expect(ring.writer.writePosition).toBe(0)
+    ring.writer.reserve(64, RecordKind.EVENT)
+    expect(ring.writer.writePosition).toBe(64)
+  })
+
   it('resumes after the last published record', () => {
     const { memory, writer } = createRing()
     writer.reserve(64, RecordKind.EVENT)
