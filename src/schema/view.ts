@@ -57,9 +57,9 @@ const EMPTY_HEADERS: Readonly<Record<string, string>> = Object.freeze(Object.cre
  * object allocate.
  *
  * Thread: the thread that reads the ring. A view is valid until the bus releases the records of
- * its generation; after that it reads whatever the producer wrote over them, unless development
- * mode is on, where it throws TickbusError VIEW_RELEASED. Reading a view that was never bound
- * throws (VIEW_RELEASED in development mode, a TypeError otherwise).
+ * its generation. After that it reads whatever the producer wrote over them, or, in development
+ * mode, throws TickbusError VIEW_RELEASED. Reading a view that was never bound throws
+ * (VIEW_RELEASED in development mode, a TypeError otherwise).
  *
  * Members starting with `$` are the binding state that generated getters read; field names can
  * never start with `$`, so they never collide with fields.
