@@ -32,7 +32,7 @@ export type { PartitionOffset } from './bus/messages.js'
 
 // Backends
 export type { Backend, BackendStartReport } from './backends/backend.js'
-export { kafkaBackend } from './backends/kafka/kafka-backend.js'
+export { kafkaBackend, checkKafkaTopology } from './backends/kafka/kafka-backend.js'
 export type { KafkaBackendOptions, KafkaClientOptions, KafkaConsumerOptions } from './backends/kafka/options.js'
 export { applyTopology } from './backends/kafka/apply-topology.js'
 export type { ApplyTopologyOptions, ApplyTopologyReport } from './backends/kafka/apply-topology.js'

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { createTopology, defineEvent, jsonDecoder, t } from 'tickbus'
-import { uniqueName, useTestKafka } from '../helpers/kafka.js'
+import { checkKafkaTopology, createBus, createTopology, defineEvent, ErrorCode, jsonDecoder, kafkaBackend, t } from 'tickbus'
+import { brokerList, uniqueName, useTestKafka } from '../helpers/kafka.js'
 import { startKafkaBus, tickUntil } from '../helpers/bus.js'
 
 const Move = defineEvent('Move', {
@@ -187,5 +187,34 @@ describe('Kafka ingestion through the bus', () => {
       expect(moves.read()).toBeNull()
     }
     expect(bus.stats.idleStreak).toBe(100)
+  })
+
+  it('checks a topology without creating topics', async () => {
+    const kafka = useTestKafka()
+    const topic = uniqueName('checked')
+    const topology = createTopology()
+      .topic(topic, { partitions: 3, replicationFactor: 1 })
+      .group(uniqueName('server'), { topics: [topic], initialOffset: 'earliest' })
+      .bind(topic, Move)
+      .build()
+    const report = await checkKafkaTopology(topology, { brokers: brokerList() })
+    expect(report.wouldCreate).toEqual([topic])
+    expect(report.created).toEqual([])
+    const admin = await kafka.admin()
+    expect(await admin.listTopics()).not.toContain(topic)
+  })
+
+  it('rejects a start when a topic has another partition count', async () => {
+    const kafka = useTestKafka()
+    const topic = uniqueName('mismatch')
+    await kafka.createTopic(topic, 2)
+    const topology = createTopology()
+      .topic(topic, { partitions: 4, replicationFactor: 1 })
+      .group(uniqueName('server'), { topics: [topic], initialOffset: 'earliest' })
+      .bind(topic, Move)
+      .build()
+    const started = createBus({ topology, backend: kafkaBackend({ brokers: brokerList() }) })
+    await expect(started).rejects.toMatchObject({ code: ErrorCode.TOPOLOGY_MISMATCH })
+    await expect(started).rejects.toThrow(/2/)
   })
 })

@@ -1,9 +1,9 @@
 import { Kafka, type Admin } from 'kafkajs'
 import { ErrorCode, TickbusError } from '../../errors.js'
-import { kafkajsLogCreator, type Logger } from '../../logger.js'
+import { kafkajsLogCreator, noopLogger, type Logger } from '../../logger.js'
 import type { Topology } from '../../topology/types.js'
 import type { Backend, BackendStartReport } from '../backend.js'
-import { applyTopology } from './apply-topology.js'
+import { applyTopology, type ApplyTopologyReport } from './apply-topology.js'
 import { resolveKafkaOptions, type KafkaBackendOptions, type KafkaWorkerConfig } from './options.js'
 
 /**
@@ -12,7 +12,26 @@ import { resolveKafkaOptions, type KafkaBackendOptions, type KafkaWorkerConfig }
  */
 export function kafkaBackend (options: KafkaBackendOptions): Backend {
   const resolved = resolveKafkaOptions(options)
-  return new KafkaBackend(resolved.worker, resolved.onPartitionMismatch, resolved.validateOnly)
+  return new KafkaBackend(resolved.worker, resolved.onPartitionMismatch)
+}
+
+/**
+ * Checks a topology against a Kafka cluster without creating or changing anything: the broker
+ * validates each missing topic's creation (Kafka's CreateTopics validate-only flag) and existing
+ * topics are compared with their declarations. Resolves with the report; rejects with
+ * TOPOLOGY_MISMATCH (unless `onPartitionMismatch` is `warn`) or the broker's error.
+ */
+export async function checkKafkaTopology (topology: Topology, options: KafkaBackendOptions & { logger?: Logger }): Promise<ApplyTopologyReport> {
+  const { logger = noopLogger, ...kafkaOptions } = options
+  const resolved = resolveKafkaOptions(kafkaOptions)
+  const kafka = new Kafka({ ...resolved.worker.client, logCreator: kafkajsLogCreator(logger) })
+  const admin = kafka.admin()
+  await admin.connect()
+  try {
+    return await applyTopology(admin, topology, { onPartitionMismatch: resolved.onPartitionMismatch, validateOnly: true, logger })
+  } finally {
+    await admin.disconnect()
+  }
 }
 
 class KafkaBackend implements Backend {
@@ -20,13 +39,11 @@ class KafkaBackend implements Backend {
   readonly workerModule = new URL('./worker.js', import.meta.url).href
   readonly workerConfig: KafkaWorkerConfig
   readonly #onPartitionMismatch: 'error' | 'warn'
-  readonly #validateOnly: boolean
   #admin: Admin | undefined
 
-  constructor (config: KafkaWorkerConfig, onPartitionMismatch: 'error' | 'warn', validateOnly: boolean) {
+  constructor (config: KafkaWorkerConfig, onPartitionMismatch: 'error' | 'warn') {
     this.workerConfig = config
     this.#onPartitionMismatch = onPartitionMismatch
-    this.#validateOnly = validateOnly
   }
 
   async start (topology: Topology, logger: Logger): Promise<BackendStartReport> {
@@ -47,7 +64,6 @@ class KafkaBackend implements Backend {
     try {
       const report = await applyTopology(admin, topology, {
         onPartitionMismatch: this.#onPartitionMismatch,
-        validateOnly: this.#validateOnly,
         logger,
       })
       return { created: report.created, warnings: report.warnings }
