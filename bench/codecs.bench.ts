@@ -17,8 +17,8 @@ import { printPerEventTable } from './per-event-table.js'
  *   written into a SharedArrayBuffer.
  * - protobuf codec decode + encodeInto: protobufjs decode, conversion (Long to bigint), then the
  *   same write.
- * - JSON.parse only / protobufjs decode only: the parsers alone, with no checks and no write, the
- *   floor that each codec builds on.
+ * - UTF-8 decode + JSON.parse only / protobufjs decode only: the parsers alone, with no checks
+ *   and no write, the floor that each codec builds on.
  *
  * Then the producing side (encode), and the string writes and reads that the record writer and
  * the views choose between.
@@ -86,7 +86,7 @@ decode.add('protobuf codec decode + encodeInto', () => {
 })
 
 const textDecoder = new TextDecoder()
-decode.add('JSON.parse only', () => {
+decode.add('UTF-8 decode + JSON.parse only', () => {
   let sum = 0
   for (let i = 0; i < BATCH; i++) {
     sum += (JSON.parse(textDecoder.decode(jsonMessages[i]!)) as { playerId: number }).playerId
