@@ -102,11 +102,6 @@ export function isVariableLength (kind: FieldKind): boolean {
   return kind === FieldKind.STRING || kind === FieldKind.BYTES
 }
 
-/** Tells whether a field kind is read and written as bigint. */
-export function isBigIntKind (kind: FieldKind): boolean {
-  return kind === FieldKind.I64 || kind === FieldKind.U64
-}
-
 /**
  * Bytes a field takes in the fixed area of a record body. A string or bytes field takes an
  * 8-byte slot there (u32 offset, u32 length) and its content goes to the tail.
