@@ -2,7 +2,7 @@ import { describeValue, ErrorCode, TickbusError } from '../errors.js'
 import type { FieldLayout } from '../schema/body-layout.js'
 import { invalidFieldValue } from '../schema/body-writer.js'
 import type { EventInput, EventObject, EventType } from '../schema/define-event.js'
-import { F32_OVERFLOW_THRESHOLD, FieldKind, INTEGER_RANGES, invalidValueCondition, isValidFieldValue, type EventSchema } from '../schema/fields.js'
+import { F32_OVERFLOW_THRESHOLD, FieldKind, INTEGER_RANGES, invalidValueCondition, type EventSchema } from '../schema/fields.js'
 import type { Codec } from './codec.js'
 
 /**
@@ -24,7 +24,10 @@ import type { Codec } from './codec.js'
  * consumers know them. Decoded bytes fields are fresh arrays that share nothing with the input.
  */
 export interface JsonCodec<S extends EventSchema> extends Codec<EventObject<S>> {
-  /** Also accepts events whose nullable fields are left out (written as null). */
+  /**
+   * Also accepts events whose nullable fields are left out (written as null). Returns a Node.js
+   * Buffer, which may share Buffer's allocation pool, as KafkaJS message values do.
+   */
   encode (event: EventInput<S>): Uint8Array
   /** Returns the JSON text that encode would return as UTF-8 bytes. */
   stringify (event: EventInput<S>): string
@@ -33,7 +36,6 @@ export interface JsonCodec<S extends EventSchema> extends Codec<EventObject<S>> 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 const DECIMAL_INTEGER = /^-?(?:0|[1-9][0-9]*)$/
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true })
-const utf8Encoder = new TextEncoder()
 
 /**
  * Creates the JSON codec of an event type; `eventType.json` returns the same codec, made once.
@@ -42,7 +44,6 @@ const utf8Encoder = new TextEncoder()
 export function jsonCodec<S extends EventSchema> (eventType: EventType<S>): JsonCodec<S> {
   const eventName = eventType.name
   const fields = eventType.fields
-  const memberPrefixes = fields.map((field, i) => (i === 0 ? '{' : ',') + JSON.stringify(field.name) + ':')
 
   function decodeFailed (rule: string, cause?: unknown): TickbusError {
     return new TickbusError(ErrorCode.DECODE_FAILED, `Cannot decode event ${eventName} from JSON: ${rule}.`, cause === undefined ? {} : { cause })
@@ -74,30 +75,13 @@ export function jsonCodec<S extends EventSchema> (eventType: EventType<S>): Json
   }
   const decodeFields = generateDecodeFields<S>(eventName, fields, invalidField)
 
-  function stringify (event: EventInput<S>): string {
-    if (typeof event !== 'object' || event === null) {
-      throw new TickbusError(ErrorCode.ENCODE_FAILED, `Cannot encode event ${eventName}: the event must be an object, received ${describeValue(event)}.`)
-    }
-    if (fields.length === 0) return '{}'
-    let json = ''
-    for (let i = 0; i < fields.length; i++) {
-      const field = fields[i]!
-      const value = (event as Record<string, unknown>)[field.name]
-      if (value === undefined || value === null) {
-        if (!field.nullable) throw invalidFieldValue(eventName, field, value)
-        json += memberPrefixes[i] + 'null'
-      } else {
-        if (!isValidFieldValue(field.kind, value)) throw invalidFieldValue(eventName, field, value)
-        json += memberPrefixes[i] + encodeValue(field.kind, value)
-      }
-    }
-    return json + '}'
-  }
+  const stringify = generateStringify<S>(eventName, fields)
 
   return {
     name: `json(${eventName})`,
     decode,
-    encode: (event) => utf8Encoder.encode(stringify(event)),
+    // Buffer.from measured several times faster than TextEncoder.encode for short texts.
+    encode: (event) => Buffer.from(stringify(event), 'utf8'),
     stringify,
   }
 }
@@ -155,6 +139,69 @@ function generateDecodeFields<S extends EventSchema> (
 
   const factory = new Function('fields', 'invalidField', 'decodeField', 'INVALID', lines.join('\n'))
   return factory(fields, invalidField, decodeField, INVALID) as (parsed: object) => EventObject<S>
+}
+
+/**
+ * Generates `stringify` with `new Function`: each field's check inlined from fields.ts, and one
+ * concatenation of constant member prefixes and encoded values, in declaration order.
+ */
+function generateStringify<S extends EventSchema> (eventName: string, fields: readonly FieldLayout[]): (event: EventInput<S>) => string {
+  const lines = [
+    '"use strict";',
+    // Makes the source unique per event type, as V8 shares feedback between identical sources.
+    `const eventName = ${JSON.stringify(eventName)};`,
+    'return function stringify(event) {',
+    'if (typeof event !== "object" || event === null) throw notAnObject(event);',
+  ]
+  const parts: string[] = []
+  for (const field of fields) {
+    const i = field.index
+    const value = `v${i}`
+    const text = `s${i}`
+    lines.push(`const ${value} = event.${field.name};`, `let ${text} = "null";`)
+    if (field.nullable) {
+      lines.push(`if (${value} !== undefined && ${value} !== null) {`)
+    } else {
+      lines.push(`if (${value} === undefined || ${value} === null) throw invalidField(${i}, ${value});`, '{')
+    }
+    lines.push(
+      `if (${invalidValueCondition(field.kind, value)}) throw invalidField(${i}, ${value});`,
+      `${text} = ${generateEncodeExpression(field.kind, value)};`,
+      '}',
+    )
+    parts.push(JSON.stringify((parts.length === 0 ? '{' : ',') + JSON.stringify(field.name) + ':'), text)
+  }
+  lines.push(`return ${parts.length === 0 ? '"{}"' : parts.join(' + ') + ' + "}"'};`, '};')
+
+  const factory = new Function('notAnObject', 'invalidField', 'encodeBigInt', 'encodeFloat', 'encodeBytes', lines.join('\n'))
+  return factory(
+    (value: unknown) => new TickbusError(ErrorCode.ENCODE_FAILED, `Cannot encode event ${eventName}: the event must be an object, received ${describeValue(value)}.`),
+    (index: number, value: unknown) => invalidFieldValue(eventName, fields[index]!, value),
+    encodeBigInt,
+    encodeFloat,
+    encodeBytes,
+  ) as (event: EventInput<S>) => string
+}
+
+/** Returns JavaScript source that encodes the valid, non-null value `value` of `kind` as JSON. */
+function generateEncodeExpression (kind: FieldKind, value: string): string {
+  switch (kind) {
+    case FieldKind.BOOL:
+      return `(${value} ? "true" : "false")`
+    case FieldKind.I64:
+    case FieldKind.U64:
+      return `encodeBigInt(${value})`
+    case FieldKind.F32:
+    case FieldKind.F64:
+      return `encodeFloat(${value})`
+    case FieldKind.STRING:
+      return `JSON.stringify(${value})`
+    case FieldKind.BYTES:
+      return `encodeBytes(${value})`
+    default:
+      // Integers up to 32 bits; -0 is written as 0.
+      return `("" + ${value})`
+  }
 }
 
 /** Returned by decodeField for a value that breaks the field's JSON rule. */
@@ -232,33 +279,14 @@ function describeJsonProblem (field: FieldLayout, value: unknown): string {
   }
 }
 
-function encodeValue (kind: FieldKind, value: unknown): string {
-  switch (kind) {
-    case FieldKind.BOOL:
-      return value ? 'true' : 'false'
-    case FieldKind.I8:
-    case FieldKind.U8:
-    case FieldKind.I16:
-    case FieldKind.U16:
-    case FieldKind.I32:
-    case FieldKind.U32:
-      return String(value)
-    case FieldKind.I64:
-    case FieldKind.U64: {
-      const integer = value as bigint
-      const safe = integer <= MAX_SAFE && integer >= -MAX_SAFE
-      return safe ? integer.toString() : `"${integer}"`
-    }
-    case FieldKind.F32:
-    case FieldKind.F64:
-      return encodeFloat(value as number)
-    case FieldKind.STRING:
-      return JSON.stringify(value)
-    case FieldKind.BYTES: {
-      const bytes = value as Uint8Array
-      return `"${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')}"`
-    }
-  }
+/** Writes a 64-bit integer as a JSON number within ±(2^53 - 1) and as a decimal string beyond. */
+function encodeBigInt (integer: bigint): string {
+  const safe = integer <= MAX_SAFE && integer >= -MAX_SAFE
+  return safe ? integer.toString() : `"${integer}"`
+}
+
+function encodeBytes (bytes: Uint8Array): string {
+  return `"${Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64')}"`
 }
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)

@@ -58,6 +58,8 @@ interface FieldMapping {
   readonly absentValue: unknown
   /** Whether protobufjs reads the 64-bit proto type as unsigned. */
   readonly unsigned: boolean
+  /** Integer values the proto type can carry, or undefined for non-integer types. */
+  readonly protoRange: { readonly min: number | bigint, readonly max: number | bigint } | undefined
 }
 
 const INT32_TYPES = ['int32', 'sint32', 'sfixed32', 'enum'] as const
@@ -144,23 +146,9 @@ export function protobufCodec<S extends EventSchema> (eventType: EventType<S>, t
   const toEvent = generateToEvent<S>(eventName, mappings)
 
   function encode (event: EventInput<S>): Uint8Array {
-    if (typeof event !== 'object' || event === null) {
-      throw new TickbusError(ErrorCode.ENCODE_FAILED, `Cannot encode event ${eventName}: the event must be an object, received ${describeValue(event)}.`)
-    }
-    const message: Record<string, unknown> = {}
-    for (const mapping of mappings) {
-      const field = mapping.field
-      const value = (event as Record<string, unknown>)[field.name]
-      if (value === undefined || value === null) {
-        if (!field.nullable) throw invalidFieldValue(eventName, field, value)
-        continue
-      }
-      if (!isValidFieldValue(field.kind, value)) throw invalidFieldValue(eventName, field, value)
-      const protoValue = toProtoValue(eventName, mapping, value)
-      message[mapping.protoName] = mapping.wrapper ? { value: protoValue } : protoValue
-    }
-    return type.encode(message).finish()
+    return type.encode(toMessage(event)).finish()
   }
+  const toMessage = generateToMessage<S>(eventName, mappings)
 
   return { name: `protobuf(${type.fullName})`, type, decode, encode }
 }
@@ -207,13 +195,13 @@ function mapField (eventName: string, type: Type, field: FieldLayout): FieldMapp
 
   const unsigned = (UNSIGNED_64_TYPES as readonly string[]).includes(protoType)
   const absentValue = wrapper || field.nullable ? null : convertAbsent(eventName, field, protoType, protoField.typeDefault)
-  return { field, protoName: protoField.name, protoType, wrapper, absentValue, unsigned }
+  return { field, protoName: protoField.name, protoType, wrapper, absentValue, unsigned, protoRange: protoRangeOf(protoType) }
 }
 
 /** Converts the proto default of a non-nullable field once, at codec creation. */
 function convertAbsent (eventName: string, field: FieldLayout, protoType: string, typeDefault: unknown): unknown {
   const unsigned = (UNSIGNED_64_TYPES as readonly string[]).includes(protoType)
-  const mapping: FieldMapping = { field, protoName: field.name, protoType, wrapper: false, absentValue: null, unsigned }
+  const mapping: FieldMapping = { field, protoName: field.name, protoType, wrapper: false, absentValue: null, unsigned, protoRange: protoRangeOf(protoType) }
   if (typeDefault === null || typeDefault === undefined) return zeroOf(field.kind)
   if (field.kind === FieldKind.BYTES) {
     return typeDefault instanceof Uint8Array && typeDefault.length > 0 ? new Uint8Array(typeDefault) : EMPTY_BYTES
@@ -363,18 +351,59 @@ function outOfRange (eventName: string, mapping: FieldMapping, raw: unknown, val
   )
 }
 
-function toProtoValue (eventName: string, mapping: FieldMapping, value: unknown): unknown {
-  const range = protoRangeOf(mapping.protoType)
-  if (range !== undefined && ((value as number | bigint) < range.min || (value as number | bigint) > range.max)) {
-    throw new TickbusError(
-      ErrorCode.ENCODE_FAILED,
-      `Cannot encode event ${eventName} as protobuf: field ${mapping.field.name} maps onto proto field ${mapping.protoName} (${mapping.protoType}), ` +
-      `which holds integers from ${range.min} to ${range.max}, received ${describeValue(value)}.`,
-    )
-  }
-  if (typeof value !== 'bigint') return value
+/**
+ * Generates the function that turns an event into a plain object for protobufjs's encoder, with
+ * `new Function`: each field's check inlined from fields.ts, then one object literal. A null
+ * field becomes undefined, which protobufjs leaves out.
+ */
+function generateToMessage<S extends EventSchema> (eventName: string, mappings: readonly FieldMapping[]): (event: EventInput<S>) => object {
+  const lines = [
+    '"use strict";',
+    // Makes the source unique per event type, as V8 shares feedback between identical sources.
+    `const eventName = ${JSON.stringify(eventName)};`,
+    'return function toMessage(event) {',
+    'if (typeof event !== "object" || event === null) throw notAnObject(event);',
+  ]
+  mappings.forEach((mapping, i) => {
+    const field = mapping.field
+    const value = `v${i}`
+    lines.push(`const ${value} = event.${field.name};`, `let p${i};`)
+    if (field.nullable) {
+      lines.push(`if (${value} !== undefined && ${value} !== null) {`)
+    } else {
+      lines.push(`if (${value} === undefined || ${value} === null) throw invalidField(${i}, ${value});`, '{')
+    }
+    lines.push(`if (${invalidValueCondition(field.kind, value)}) throw invalidField(${i}, ${value});`)
 
-  // protobufjs accepts any { low, high } object for 64-bit fields and reads the bits as given.
+    const schemaRange = INTEGER_RANGES[field.kind as keyof typeof INTEGER_RANGES] as { min: number | bigint, max: number | bigint } | undefined
+    const range = mapping.protoRange
+    if (range !== undefined && schemaRange !== undefined && (schemaRange.min < range.min || schemaRange.max > range.max)) {
+      const literal = (bound: number | bigint): string => typeof bound === 'bigint' ? `${bound}n` : String(bound)
+      lines.push(`if (${value} < ${literal(range.min)} || ${value} > ${literal(range.max)}) throw outOfProtoRange(${i}, ${value});`)
+    }
+    const converted = field.kind === FieldKind.I64 || field.kind === FieldKind.U64 ? `toLongBits(${value})` : value
+    lines.push(`p${i} = ${mapping.wrapper ? `{ value: ${converted} }` : converted};`, '}')
+  })
+  lines.push(`return { ${mappings.map((mapping, i) => `${JSON.stringify(mapping.protoName)}: p${i}`).join(', ')} };`, '};')
+
+  const factory = new Function('notAnObject', 'invalidField', 'outOfProtoRange', 'toLongBits', lines.join('\n'))
+  return factory(
+    (value: unknown) => new TickbusError(ErrorCode.ENCODE_FAILED, `Cannot encode event ${eventName}: the event must be an object, received ${describeValue(value)}.`),
+    (index: number, value: unknown) => invalidFieldValue(eventName, mappings[index]!.field, value),
+    (index: number, value: unknown) => {
+      const mapping = mappings[index]!
+      return new TickbusError(
+        ErrorCode.ENCODE_FAILED,
+        `Cannot encode event ${eventName} as protobuf: field ${mapping.field.name} maps onto proto field ${mapping.protoName} (${mapping.protoType}), ` +
+        `which holds integers from ${mapping.protoRange!.min} to ${mapping.protoRange!.max}, received ${describeValue(value)}.`,
+      )
+    },
+    toLongBits,
+  ) as (event: EventInput<S>) => object
+}
+
+/** Splits a 64-bit integer into the { low, high } 32-bit halves that protobufjs writes as given. */
+function toLongBits (value: bigint): { low: number, high: number } {
   scratch.setBigUint64(0, BigInt.asUintN(64, value), true)
   return { low: scratch.getInt32(0, true), high: scratch.getInt32(4, true) }
 }
