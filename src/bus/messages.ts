@@ -27,16 +27,51 @@ export interface ConsumerShardTask {
   readonly attempt: number
 }
 
-/** Task data of the producer worker. */
+/** Task data of the producer worker: the piscina task that lives as long as the bus. */
 export interface ProducerTask {
   readonly kind: 'producer'
+  /** Module that implements the backend's worker side (a file URL); it exports `runProducer`. */
   readonly backendModule: string
+  /** Backend-specific, structured-clone-safe settings. */
   readonly backendConfig: unknown
+  /** The built topology, as plain data. */
   readonly topology: unknown
+  /** Outbound ring: events the main thread wrote, read by the worker. */
   readonly ring: SharedArrayBuffer
+  /** Feedback ring: delivery-failure records the worker writes for the main thread. */
   readonly feedback: SharedArrayBuffer
-  readonly stats: SharedArrayBuffer
+  /** Control words and counters, laid out in producer-control.ts. */
+  readonly control: SharedArrayBuffer
   readonly port: MessagePort
+  /** Attempt number of the producer, 0 for the first start; a restart after a crash increments it. */
+  readonly attempt: number
+}
+
+/** Main thread to producer worker. */
+export type ToProducerMessage =
+  /** Send every event up to `sequence` (exclusive) now, without waiting for lingerMs. */
+  | { readonly type: 'flush', readonly sequence: number }
+  /** Send what the ring contains, settle it within `timeoutMs`, then close the producer. */
+  | { readonly type: 'stop', readonly timeoutMs: number }
+
+/** Producer worker to main thread. */
+export type FromProducerMessage =
+  | { readonly type: 'producer-started' }
+  /** A problem that fails no single event, such as a failed connect; events report their own failures. */
+  | { readonly type: 'producer-error', readonly error: ErrorRecord }
+  | Extract<FromWorkerMessage, { type: 'log' }>
+
+/** What the producer task resolves with when it stops. */
+export interface ProducerStopReport {
+  /** Events delivered during this task's life. */
+  readonly delivered: number
+  /** Events reported as delivery failures during this task's life. */
+  readonly failed: number
+  /**
+   * Events neither delivered nor reported when the stop timeout ended the task: still in the ring,
+   * batched or waiting for an acknowledgement.
+   */
+  readonly unsettled: number
 }
 
 export const CommitMode = {
