@@ -1,4 +1,5 @@
 import { invalidOption } from '../../errors.js'
+import { resolveProducerOptions, type KafkaProducerOptions, type KafkaProducerSettings } from './producer-options.js'
 import type { WorkerLogLevel } from './worker-log.js'
 
 /** Connection settings shared by every kafkajs client that tickbus creates. */
@@ -36,6 +37,8 @@ export interface KafkaConsumerOptions {
 /** Options of kafkaBackend(). */
 export interface KafkaBackendOptions extends KafkaClientOptions {
   consumer?: KafkaConsumerOptions
+  /** Settings of the producer that sends what the tick writes. */
+  producer?: KafkaProducerOptions
   /** When an existing topic's partition count differs from the topology: fail start, or log a warning. Default `error`. */
   onPartitionMismatch?: 'error' | 'warn'
   /** Check the topology against the broker without creating topics. Default false. */
@@ -63,10 +66,11 @@ export interface KafkaWorkerConfig {
     readonly readUncommitted: boolean
     readonly allowAutoTopicCreation: false
   }
+  readonly producer: KafkaProducerSettings
   readonly logLevel: WorkerLogLevel
 }
 
-const BACKEND_KEYS = new Set(['brokers', 'clientId', 'connectionTimeoutMs', 'requestTimeoutMs', 'retries', 'consumer', 'onPartitionMismatch', 'validateOnly', 'workerLogLevel'])
+const BACKEND_KEYS = new Set(['brokers', 'clientId', 'connectionTimeoutMs', 'requestTimeoutMs', 'retries', 'consumer', 'producer', 'onPartitionMismatch', 'validateOnly', 'workerLogLevel'])
 const CONSUMER_KEYS = new Set(['sessionTimeoutMs', 'heartbeatIntervalMs', 'rebalanceTimeoutMs', 'maxWaitTimeMs', 'maxBytesPerPartition', 'maxBytes', 'isolationLevel'])
 
 /**
@@ -131,6 +135,7 @@ export function resolveKafkaOptions (options: KafkaBackendOptions): { worker: Ka
         readUncommitted: isolationLevel === 'read_uncommitted',
         allowAutoTopicCreation: false,
       },
+      producer: resolveProducerOptions(options.producer),
       logLevel,
     },
   }

@@ -2,3 +2,4 @@
  * Worker half of the Kafka backend, imported by tickbus's worker entry points on worker threads.
  */
 export { runConsumerShard } from './consumer-shard.js'
+export { runProducer } from './producer.js'
