@@ -4,6 +4,7 @@ import { validateRingCapacity } from '../ring/ring-buffer.js'
 import type { Topology } from '../topology/types.js'
 import type { Backend } from '../backends/backend.js'
 import type { CommitMode, CommitSettings } from './messages.js'
+import type { OutboundOptions } from './outbound-channel.js'
 
 /** Options of createBus(). */
 export interface BusOptions {
@@ -46,6 +47,8 @@ export interface BusOptions {
   }
   /** Time stop() waits for shards to commit and leave their groups, in ms. Default 10000. */
   stopTimeoutMs?: number
+  /** Ring sizes of the outbound path (events the tick writes, delivery failures). */
+  outbound?: OutboundOptions
 }
 
 /** Per-tick limits in the form the drain loop reads. */
@@ -57,7 +60,7 @@ export interface TickLimits {
   readonly timeBudgetNs: bigint
 }
 
-const KNOWN = new Set(['topology', 'backend', 'ringCapacityBytes', 'workers', 'eventLifetimeTicks', 'limits', 'commit', 'devMode', 'logger', 'restart', 'stopTimeoutMs'])
+const KNOWN = new Set(['topology', 'backend', 'ringCapacityBytes', 'workers', 'eventLifetimeTicks', 'limits', 'commit', 'devMode', 'logger', 'restart', 'stopTimeoutMs', 'outbound'])
 
 /** Validates createBus() options and fills in defaults; throws INVALID_OPTION naming the option. */
 export function resolveBusOptions (options: BusOptions) {
@@ -125,5 +128,6 @@ export function resolveBusOptions (options: BusOptions) {
     logger: options.logger ?? noopLogger,
     restart: { initialDelayMs, maxDelayMs },
     stopTimeoutMs,
+    outbound: options.outbound,
   }
 }

@@ -19,6 +19,9 @@ import { EventReader } from './event-reader.js'
 import { EventWindow } from './event-window.js'
 import type { CommitMode, CommitSettings, ConsumerShardTask, FromWorkerMessage, PartitionOffset, ShardStopReport } from './messages.js'
 import { resolveBusOptions, type BusOptions, type TickLimits } from './bus-options.js'
+import type { DeliveryFailureView } from './delivery-failure.js'
+import type { EventWriter } from './event-writer.js'
+import { OutboundChannel, type ProducerStatistics, type ProducerStopResult } from './outbound-channel.js'
 
 /** Set in #claimRing()'s result when the tick's count or time limit stopped the claim. */
 const TICK_LIMITED_BIT = 0x40000000
@@ -54,6 +57,8 @@ export interface StopReport {
   /** Records fetched and written to a ring but not committed; they are fetched again by the next consumer. */
   readonly uncommittedRecords: number
   readonly errors: readonly TickbusError[]
+  /** What stopping the producer delivered, reported as failed and left unknown. */
+  readonly producer?: ProducerStopResult
 }
 
 /** Figures of the last tick, refreshed by tick(). */
@@ -114,6 +119,7 @@ export class Bus {
   readonly #readers: Array<EventReader<EventView>>[] = []
   readonly #drainedPerType: Int32Array
   readonly #limits: TickLimits
+  readonly #outbound: OutboundChannel
   #pool: Piscina | undefined
   #generation = 0
   #running = false
@@ -143,6 +149,16 @@ export class Bus {
       this.#readers.push([])
     }
     this.#drainedPerType = new Int32Array(typeCount)
+    this.#outbound = new OutboundChannel({
+      topology: this.topology,
+      backend: this.backend,
+      context: this.#context,
+      lifetimeTicks: this.#options.eventLifetimeTicks,
+      logger: this.logger,
+      options: this.#options.outbound,
+      restartDelayMs: this.#options.restart.initialDelayMs,
+      onError: (error) => { this.#pendingErrors.push(error) },
+    })
   }
 
   /** Whether the bus is started and not stopping. */
@@ -190,12 +206,14 @@ export class Bus {
       maxThreads: threads,
       // Shard tasks never finish on their own, so each worker runs several of them at once, and
       // with atomics disabled a worker's event loop keeps running between tasks.
-      concurrentTasksPerWorker: Math.max(1, Math.ceil(this.#shards.length / threads)),
+      // The producer task is one more long-lived task beside the shards.
+      concurrentTasksPerWorker: Math.max(1, Math.ceil((this.#shards.length + 1) / threads)),
       atomics: 'disabled',
       idleTimeout: Number.POSITIVE_INFINITY,
     })
     this.#running = true
     for (const shard of this.#shards) this.#startShard(shard)
+    this.#outbound.start(this.#pool)
     this.logger.info({ shards: this.#shards.length, workers: threads, backend: this.backend.name }, 'bus started')
   }
 
@@ -215,6 +233,32 @@ export class Bus {
   /** Returns a reader of decode-error records: fetched records that no binding could decode. */
   decodeErrors (options: { groupId?: string } = {}): EventReader<EventViewOf<typeof DecodeErrorEvent.schema> & EventView> {
     return this.#createReader(DECODE_ERROR_TYPE_ID, () => DecodeErrorEvent.createView(this.#context) as EventViewOf<typeof DecodeErrorEvent.schema> & EventView, options.groupId)
+  }
+
+  /**
+   * Returns the writer whose write() hands events to the producer worker. It never blocks: see
+   * EventWriter for what it returns when the outbound ring is full. Main thread only.
+   */
+  writer (): EventWriter {
+    return this.#outbound.writer
+  }
+
+  /** Returns a reader of delivery failures (events the producer could not send), with its own cursor. */
+  deliveryFailures (): EventReader<DeliveryFailureView> {
+    return this.#outbound.failures()
+  }
+
+  /**
+   * Resolves true once every event written so far is delivered or reported as failed (the failure
+   * is read on a later tick), or false when `timeoutMs` passes first.
+   */
+  async flush (timeoutMs = this.#options.stopTimeoutMs): Promise<boolean> {
+    return await this.#outbound.flush(timeoutMs)
+  }
+
+  /** Producer figures: written, refused, pending, delivered, failed and retried events. */
+  producerStatistics (): ProducerStatistics {
+    return this.#outbound.statistics()
   }
 
   /** Bus errors (worker crashes, broker outages, failed commits) that arrived before this tick. */
@@ -250,6 +294,7 @@ export class Bus {
       for (let i = 0; i < readers.length; i++) readers[i]!.accountDropped(first)
       this.#drainedPerType[type] = 0
     }
+    this.#outbound.beginTick(generation)
     this.#errors = this.#pendingErrors
     this.#pendingErrors = []
     this.#commitResults = this.#pendingCommits
@@ -307,6 +352,8 @@ export class Bus {
   async stop (timeoutMs = this.#options.stopTimeoutMs): Promise<StopReport> {
     if (!this.#running || this.#stopping) return { committed: [], timedOutShards: [], uncommittedRecords: 0, errors: [] }
     this.#stopping = true
+    // Flushes the producer while the shards commit; both end within timeoutMs.
+    const producerStop = this.#outbound.stop(timeoutMs)
     const committed: PartitionOffset[] = []
     const timedOutShards: number[] = []
     const errors: TickbusError[] = []
@@ -341,13 +388,14 @@ export class Bus {
       }
       shard.port?.close()
     }))
+    const producer = await producerStop
 
     await this.#pool?.destroy()
     this.#pool = undefined
     await this.backend.stop()
     this.#running = false
     this.logger.info({ committed: committed.length, timedOutShards }, 'bus stopped')
-    return { committed, timedOutShards, uncommittedRecords, errors }
+    return { committed, timedOutShards, uncommittedRecords, errors, producer }
   }
 
   #createReader<V extends EventView> (typeId: number, createView: () => V, groupId: string | undefined): EventReader<V> {
