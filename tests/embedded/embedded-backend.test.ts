@@ -1,6 +1,7 @@
 import { MessagePort } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
 
+import { BrokerClient } from '../../src/backends/embedded/broker-client.js'
 import { embeddedBackend } from '../../src/backends/embedded/embedded-backend.js'
 import { ErrorCode } from '../../src/errors.js'
 import { noopLogger } from '../../src/logger.js'
@@ -82,6 +83,25 @@ describe('EmbeddedBackend', () => {
     expect(first).toEqual({ topic: 'moves', partition: first.partition, offset: 0, timestamp: 42 })
     expect(second.partition).toBe(first.partition)
     expect(second.offset).toBe(1)
+  })
+
+  it('stores payloads in exact-size buffers', async () => {
+    const backend = embeddedBackend({ fetch: { maxWaitMs: 0 } })
+    backend.createTopic('moves', { partitions: 1 })
+    backend.produce('moves', { key: 'k', value: 'small', headers: { h: 'v' } })
+    backend.produce('moves', { value: Buffer.from('pooled') })
+    const { port } = backend.taskResources().config as { port: MessagePort }
+    const client = new BrokerClient(port)
+
+    await client.join('g', ['moves'], 'earliest', 0)
+    const reply = await client.fetch([{ topic: 'moves', partition: 0, offset: 0 }], { maxRecords: 10, maxBytes: 1024, maxWaitMs: 0 })
+    client.close()
+
+    const [first, second] = reply.batches[0]!.records
+    expect(first!.value!.buffer.byteLength).toBe(5)
+    expect(first!.key!.buffer.byteLength).toBe(1)
+    expect(first!.headers[0]![1]!.buffer.byteLength).toBe(1)
+    expect(second!.value!.buffer.byteLength).toBe(6)
   })
 
   it('rejects invalid records', () => {

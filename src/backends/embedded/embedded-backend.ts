@@ -156,9 +156,16 @@ export class EmbeddedBackend implements Backend {
   }
 }
 
+const textEncoder = new TextEncoder()
+
+/**
+ * Copies a key, value or header value into an array with its own exact-size ArrayBuffer. A
+ * fetch reply clones each array's whole ArrayBuffer, and a small Buffer.from() result is a view
+ * into Node's shared 8 KiB pool, which the broker would otherwise keep and send with every record.
+ */
 function toBytes (path: string, value: unknown): Uint8Array | null {
   if (value === null) return null
-  if (typeof value === 'string') return Buffer.from(value, 'utf8')
+  if (typeof value === 'string') return textEncoder.encode(value)
   if (value instanceof Uint8Array) return new Uint8Array(value)
   throw invalidOption(path, 'must be a string, a Uint8Array or null', value)
 }
