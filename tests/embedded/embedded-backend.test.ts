@@ -18,10 +18,15 @@ describe('embeddedBackend options', () => {
     expect(() => embeddedBackend({ retention: { maxAgeMs: -1 } })).toThrow(expect.objectContaining({ option: 'embedded.retention.maxAgeMs' }))
     expect(() => embeddedBackend({ fetch: { maxWaitMs: 1.5 } })).toThrow(expect.objectContaining({ option: 'embedded.fetch.maxWaitMs' }))
     expect(() => embeddedBackend({ fetch: { maxBytes: 0 } })).toThrow(expect.objectContaining({ option: 'embedded.fetch.maxBytes' }))
+    expect(() => embeddedBackend({ producer: { lingerMs: -1 } })).toThrow(expect.objectContaining({ option: 'embedded.producer.lingerMs' }))
+    expect(() => embeddedBackend({ producer: { acks: 1 } } as never)).toThrow(expect.objectContaining({ option: 'embedded.producer.acks' }))
   })
 
   it('fills in fetch defaults', () => {
-    expect(embeddedBackend().workerConfig).toEqual({ fetch: { maxRecords: 500, maxBytes: 1024 * 1024, maxWaitMs: 500 } })
+    expect(embeddedBackend().workerConfig).toEqual({
+      fetch: { maxRecords: 500, maxBytes: 1024 * 1024, maxWaitMs: 500 },
+      producer: { batchSizeBytes: 16 * 1024, lingerMs: 5, maxInFlightBytes: 32 * 1024 * 1024 },
+    })
   })
 })
 

@@ -6,7 +6,7 @@ import { resolveTopology, type LiveTopic } from '../../topology/resolve-topology
 import { ShardRuntime, type DecodeAttempt } from '../../bus/shard-runtime.js'
 import type { Topology } from '../../topology/types.js'
 import { BrokerClient } from './broker-client.js'
-import type { EmbeddedTaskConfig } from './options.js'
+import { readTaskConfig } from './options.js'
 import type { AssignedPartition, BrokerRecord, FetchedBatch, HeaderEntry, ProduceRecord } from './protocol.js'
 
 /** Fetch position of one partition the shard owns. */
@@ -25,12 +25,9 @@ interface PartitionState {
  * which the bus reports and follows with a restart.
  */
 export async function runConsumerShard (task: ConsumerShardTask): Promise<ShardStopReport> {
-  const config = task.backendConfig as Partial<EmbeddedTaskConfig> | undefined
-  if (config?.port === undefined) {
-    throw new TickbusError(ErrorCode.BACKEND_FAILED, 'The embedded backend\'s shard task has no broker port. The bus must pass Backend.taskResources() as the task\'s backendConfig.')
-  }
+  const config = readTaskConfig(task.backendConfig, 'consumer shard')
   const client = new BrokerClient(config.port)
-  const fetchLimits = config.fetch!
+  const fetchLimits = config.fetch
   const plainTopology = task.topology as Topology
   const group = plainTopology.groups.find((candidate) => candidate.groupId === task.groupId)
   if (group === undefined) throw new TickbusError(ErrorCode.INVALID_TOPOLOGY, `Consumer group ${task.groupId} is not in the shard's topology.`, { groupId: task.groupId })

@@ -1,6 +1,7 @@
 import type { MessagePort } from 'node:worker_threads'
-import { invalidOption } from '../../errors.js'
-import { positiveInteger, rejectUnknown } from '../kafka/options.js'
+import { ErrorCode, TickbusError, invalidOption } from '../../errors.js'
+import type { BatchSettings } from '../../bus/producer-runtime.js'
+import { nonNegativeInteger, positiveInteger, rejectUnknown } from '../kafka/options.js'
 import type { RetentionSettings } from './partition-log.js'
 
 /** Options of embeddedBackend(). */
@@ -21,6 +22,15 @@ export interface EmbeddedBackendOptions {
     /** Time in ms the broker waits for a record before it replies to a fetch with nothing. Default 500. */
     maxWaitMs?: number
   }
+  /** Batching of the producer worker, which sends the events of `bus.writer()` to the broker. */
+  producer?: {
+    /** A partition's batch is sent once its values, keys and headers reach this many bytes. Default 16384. */
+    batchSizeBytes?: number
+    /** A partition's batch is sent at the latest this many ms after its first event. Default 5. */
+    lingerMs?: number
+    /** Worker memory that read but unsettled events may hold, in bytes; above it the producer stops reading the outbound ring. Default 32 MiB. */
+    maxInFlightBytes?: number
+  }
 }
 
 /** Structured-clone-safe settings of the embedded backend's worker half. */
@@ -30,6 +40,7 @@ export interface EmbeddedWorkerConfig {
     readonly maxBytes: number
     readonly maxWaitMs: number
   }
+  readonly producer: BatchSettings
 }
 
 /** Settings of one worker task: the shared settings plus the task's own port to the broker. */
@@ -37,9 +48,22 @@ export interface EmbeddedTaskConfig extends EmbeddedWorkerConfig {
   readonly port: MessagePort
 }
 
-const BACKEND_KEYS = new Set(['retention', 'fetch'])
+/**
+ * Returns a worker task's backendConfig as the embedded task config. Throws BACKEND_FAILED when it
+ * has no broker port, which happens when the task was started without Backend.taskResources().
+ */
+export function readTaskConfig (backendConfig: unknown, task: string): EmbeddedTaskConfig {
+  const config = backendConfig as Partial<EmbeddedTaskConfig> | undefined
+  if (config?.port === undefined || config.fetch === undefined || config.producer === undefined) {
+    throw new TickbusError(ErrorCode.BACKEND_FAILED, `The embedded backend's ${task} task has no broker port. Start it with the result of Backend.taskResources() as its backendConfig.`)
+  }
+  return config as EmbeddedTaskConfig
+}
+
+const BACKEND_KEYS = new Set(['retention', 'fetch', 'producer'])
 const RETENTION_KEYS = new Set(['maxRecordsPerPartition', 'maxAgeMs'])
 const FETCH_KEYS = new Set(['maxRecords', 'maxBytes', 'maxWaitMs'])
+const PRODUCER_KEYS = new Set(['batchSizeBytes', 'lingerMs', 'maxInFlightBytes'])
 
 /**
  * Validates embeddedBackend() options and fills in defaults. Throws INVALID_OPTION naming the
@@ -61,6 +85,10 @@ export function resolveEmbeddedOptions (options: EmbeddedBackendOptions): { rete
   const maxWaitMs = fetch.maxWaitMs ?? 500
   if (!Number.isSafeInteger(maxWaitMs) || maxWaitMs < 0) throw invalidOption('embedded.fetch.maxWaitMs', 'must be a non-negative integer', maxWaitMs)
 
+  const producer = options.producer ?? {}
+  if (typeof producer !== 'object' || producer === null) throw invalidOption('embedded.producer', 'must be an object', producer)
+  rejectUnknown('embedded.producer', producer, PRODUCER_KEYS)
+
   return {
     retention: {
       maxRecords: positiveInteger('embedded.retention.maxRecordsPerPartition', retention.maxRecordsPerPartition, 100_000),
@@ -71,6 +99,11 @@ export function resolveEmbeddedOptions (options: EmbeddedBackendOptions): { rete
         maxRecords: positiveInteger('embedded.fetch.maxRecords', fetch.maxRecords, 500),
         maxBytes: positiveInteger('embedded.fetch.maxBytes', fetch.maxBytes, 1024 * 1024),
         maxWaitMs,
+      },
+      producer: {
+        batchSizeBytes: positiveInteger('embedded.producer.batchSizeBytes', producer.batchSizeBytes, 16 * 1024),
+        lingerMs: nonNegativeInteger('embedded.producer.lingerMs', producer.lingerMs, 5),
+        maxInFlightBytes: positiveInteger('embedded.producer.maxInFlightBytes', producer.maxInFlightBytes, 32 * 1024 * 1024),
       },
     },
   }
