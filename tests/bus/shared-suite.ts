@@ -292,6 +292,52 @@ export function sharedBusSuite (name: string, setup: () => SuiteBackend | Promis
       expect(failures[0]!.attempts).toContain('Move')
     })
 
+    it('reads back what the writer sent', async () => {
+      const suite = await setup()
+      const topic = uniqueName('roundtrip')
+      const partitions = 3
+      const topology = createTopology()
+        .topic(topic, { partitions, replicationFactor: 1 })
+        .bind(topic, Move)
+        .group(uniqueName('server'), { topics: [topic], initialOffset: 'earliest' })
+        .build()
+      const bus = await startBus(suite, { topology })
+      const moves = bus.reader(Move)
+      const writer = bus.writer()
+
+      const players = 5
+      const perPlayer = 20
+      for (let sequence = 0; sequence < perPlayer; sequence++) {
+        for (let playerId = 0; playerId < players; playerId++) {
+          expect(writer.write(Move, { playerId, sequence, x: sequence / 2 }, { key: `player-${playerId}`, headers: { source: 'writer' } })).toBe(true)
+        }
+      }
+      expect(await bus.flush(WAIT_MS)).toBe(true)
+
+      const lastSequence = new Map<number, number>()
+      const problems: string[] = []
+      let received = 0
+      await tickUntil(bus, () => {
+        for (const move of moves) {
+          const previous = lastSequence.get(move.playerId) ?? -1
+          if (move.sequence !== previous + 1) problems.push(`player ${move.playerId}: ${move.sequence} after ${previous}`)
+          lastSequence.set(move.playerId, move.sequence)
+          if (move.x !== move.sequence / 2) problems.push(`player ${move.playerId} sequence ${move.sequence}: x ${move.x}`)
+          if (move.partition !== partitionForKey(Buffer.from(`player-${move.playerId}`), partitions)) problems.push(`player ${move.playerId} on partition ${move.partition}`)
+          if (move.headers.source !== 'writer') problems.push(`player ${move.playerId}: headers ${JSON.stringify(move.headers)}`)
+          received++
+        }
+      }, () => received >= players * perPlayer, WAIT_MS, `${players * perPlayer} written moves (received ${received})`)
+
+      expect(received).toBe(players * perPlayer)
+      expect(problems).toEqual([])
+      const statistics = bus.producerStatistics()
+      expect(statistics.written).toBe(players * perPlayer)
+      expect(statistics.delivered).toBe(players * perPlayer)
+      expect(statistics.failed).toBe(0)
+      expect(bus.errors).toEqual([])
+    })
+
     it('spreads a backlog over ticks by maxEventsPerTick', async () => {
       const suite = await setup()
       const topic = uniqueName('backlog')
