@@ -8,7 +8,7 @@ import type { EventSchema } from '../schema/fields.js'
 import { nodeBufferOf, writeUtf8 } from '../schema/utf8.js'
 import type { Topology } from '../topology/types.js'
 import { createOutboundTables, type OutboundTables } from './outbound-topology.js'
-import { ProducerSlot } from './producer-control.js'
+import { ProducerSlot, WaitState } from './producer-control.js'
 
 /** Per-write settings of {@link EventWriter.write}. */
 export interface WriteOptions {
@@ -37,7 +37,7 @@ export interface EventWriterOptions {
   readonly control: SharedArrayBuffer
 }
 
-/** What the writer knows about one event type, made at its first write. */
+/** Per-type settings of the writer, made at the type's first write. */
 interface TypeSlot {
   readonly type: EventType
   readonly id: number
@@ -46,6 +46,13 @@ interface TypeSlot {
   /** Smallest record of this type without key and headers, in bytes. */
   readonly minRecordBytes: number
 }
+
+/**
+ * Records a writer leaves unpublished while the worker is busy. Publishing stores two shared
+ * words, which cost about as much as the rest of a small write (bench/writer.bench.ts), and the
+ * busy worker claims new records only between batches anyway.
+ */
+const PUBLISH_EVERY_RECORDS = 64
 
 /** Largest header count and header name length in bytes: the headers block stores both as u16. */
 const MAX_HEADERS = 0xffff
@@ -63,10 +70,12 @@ export function createEventWriter (options: EventWriterOptions): EventWriter {
  * Writes events into the outbound ring, from which the producer worker encodes and sends them.
  *
  * Main thread, or whichever single thread owns the ring's writing side. write() never blocks and
- * never awaits: it copies the event's fields into shared memory, publishes the record and returns.
- * When the ring is full it writes nothing and returns false; the event is not sent, and the
- * count of such writes is reported as a RING_FULL bus error on the next tick. A write of an
- * event type, field values, topic or options that the topology does not allow throws.
+ * never awaits: it copies the event's fields into shared memory and returns. It publishes the
+ * record to the worker at once when the worker sleeps, and otherwise every PUBLISH_EVERY_RECORDS
+ * records; publish() (which bus.tick(), flush() and stop() call) publishes the rest. When the
+ * ring is full it writes nothing and returns false; the event is not sent, and the count of such
+ * writes is reported as a RING_FULL bus error on the next tick. A write of an event type, field
+ * values, topic or options that the topology does not allow throws.
  *
  * A write allocates nothing for events with scalar fields and ASCII strings of up to 32
  * characters, with or without a Uint8Array key; bench/writer.bench.ts measures it. A string key
@@ -86,6 +95,7 @@ export class EventWriter {
   #sequence = 0
   #rejected = 0
   #rejectedSinceTake = 0
+  #unpublished = 0
   /** WAIT_EPOCH value of the worker's last wait that this writer woke, so it wakes each wait once. */
   #notifiedEpoch = 0
   #closed = false
@@ -107,9 +117,12 @@ export class EventWriter {
    * now, so the caller may reuse `event` and `options` right after the call.
    *
    * @throws TickbusError INVALID_OPTION when the event type is not in the topology, or a topic,
-   * partition, key, header or timestamp is invalid; ENCODE_FAILED when a field value does not fit
-   * its declaration; TOPOLOGY_MISMATCH when the event type's fields differ from the topology's
-   * declaration; RECORD_TOO_LARGE when the event is larger than the ring; NOT_RUNNING after close().
+   * partition, key, header or timestamp is invalid.
+   * @throws TickbusError ENCODE_FAILED when a field value does not fit its declaration.
+   * @throws TickbusError TOPOLOGY_MISMATCH when the event type's fields differ from the
+   * topology's declaration.
+   * @throws TickbusError RECORD_TOO_LARGE when the event is larger than the ring.
+   * @throws TickbusError NOT_RUNNING after close().
    */
   write<S extends EventSchema> (eventType: EventType<S>, event: EventInput<S>, options?: WriteOptions): boolean {
     if (this.#closed) throw new TickbusError(ErrorCode.NOT_RUNNING, 'Cannot write: the event writer is closed because its bus stopped.')
@@ -138,16 +151,16 @@ export class EventWriter {
     }
     if (topicId === 0) throw this.#topicRequired(slot)
 
-    // Open a span at least as large as the smallest possible record. When the body turns out not
-    // to fit into it, encodeInto returns minus the body size, and one more span of the exact size
-    // is opened; nothing is published in between.
+    // Open a span at least as large as the smallest possible record. When the body does not fit
+    // into it, encodeInto returns minus the body size, so one more span of the exact size is
+    // opened. Nothing is published in between.
     const extraBytes = keyBytes + headersBytes
     const ring = this.#ring
-    let offset = ring.reserveSpan(slot.minRecordBytes + extraBytes)
+    let offset = this.#reserveSpan(slot.minRecordBytes + extraBytes)
     if (offset === RING_FULL) return this.#reject()
     let bodyBytes = slot.type.encodeInto(event, this.#memory, offset + RECORD_HEADER_BYTES, ring.spanBytes - RECORD_HEADER_BYTES - extraBytes)
     if (bodyBytes < 0) {
-      offset = ring.reserveSpan(RECORD_HEADER_BYTES - bodyBytes + extraBytes)
+      offset = this.#reserveSpan(RECORD_HEADER_BYTES - bodyBytes + extraBytes)
       if (offset === RING_FULL) return this.#reject()
       bodyBytes = slot.type.encodeInto(event, this.#memory, offset + RECORD_HEADER_BYTES, ring.spanBytes - RECORD_HEADER_BYTES - extraBytes)
     }
@@ -173,9 +186,28 @@ export class EventWriter {
     writeRecordEventType(memory, offset, slot.id)
     writeRecordSource(memory, offset, topicId, 0, partition, this.#sequence, timestamp)
     this.#sequence++
-    ring.publish()
-    this.#wakeWorker()
+    // An idle worker gets the first record at once. A busy or lingering worker gets records in
+    // batches, at the latest from the next publish(), which explains the ordering.
+    const epoch = Atomics.load(this.#control, ProducerSlot.WAIT_EPOCH)
+    if (++this.#unpublished >= PUBLISH_EVERY_RECORDS || ((epoch & WaitState.IDLE) === WaitState.IDLE && epoch !== this.#notifiedEpoch)) this.publish()
     return true
+  }
+
+  /**
+   * Makes every written record visible to the worker and wakes the worker when it sleeps. The
+   * worker stores a sleeping WAIT_EPOCH before it loads PUBLISHED to decide to sleep, and this stores
+   * PUBLISHED before it loads WAIT_EPOCH. With sequentially consistent Atomics at least one side
+   * loads the other's store, so a worker about to sleep either finds the records or gets the
+   * notify. Each sleep is notified at most once. Allocates nothing.
+   */
+  publish (): void {
+    this.#unpublished = 0
+    this.#ring.publish()
+    const epoch = Atomics.load(this.#control, ProducerSlot.WAIT_EPOCH)
+    if ((epoch & WaitState.SLEEPING) !== 0 && epoch !== this.#notifiedEpoch) {
+      this.#notifiedEpoch = epoch
+      Atomics.notify(this.#ringControl, Control.PUBLISHED)
+    }
   }
 
   /** Events written since the writer was created; also the sequence number of the next event. */
@@ -214,29 +246,24 @@ export class EventWriter {
     return this.#tables.eventTypes[id]
   }
 
-  /** Makes every later write() throw NOT_RUNNING; records already written stay in the ring. */
+  /** Publishes what was written and makes every later write() throw NOT_RUNNING. */
   close (): void {
+    this.publish()
     this.#closed = true
+  }
+
+  /** Opens a span; when the ring is full, publishes first, because the worker cannot free unpublished records. */
+  #reserveSpan (bytes: number): number {
+    const offset = this.#ring.reserveSpan(bytes)
+    if (offset !== RING_FULL || this.#unpublished === 0) return offset
+    this.publish()
+    return this.#ring.reserveSpan(bytes)
   }
 
   #reject (): false {
     this.#rejected++
     this.#rejectedSinceTake++
     return false
-  }
-
-  /**
-   * Wakes the worker when it sleeps waiting for records. It stores an odd WAIT_EPOCH before it
-   * loads PUBLISHED, and publish() stored PUBLISHED before this load: with sequentially
-   * consistent Atomics at least one side sees the other's store, so a worker about to sleep
-   * either sees the new record or gets this notify. Each wait is notified at most once.
-   */
-  #wakeWorker (): void {
-    const epoch = Atomics.load(this.#control, ProducerSlot.WAIT_EPOCH)
-    if ((epoch & 1) !== 0 && epoch !== this.#notifiedEpoch) {
-      this.#notifiedEpoch = epoch
-      Atomics.notify(this.#ringControl, Control.PUBLISHED)
-    }
   }
 
   #slotOf (eventType: EventType): TypeSlot {

@@ -131,11 +131,13 @@ export class OutboundChannel {
 
   /**
    * Called by the bus at the start of each tick, after it raised the view context's released
-   * generation: releases the feedback records that fall out of their lifetime, hands out the
-   * delivery failures that arrived since, and reports refused writes as one RING_FULL error.
+   * generation: publishes what the last tick wrote, releases the feedback records that fall out
+   * of their lifetime, hands out the delivery failures that arrived since, and reports refused
+   * writes as one RING_FULL error.
    */
   beginTick (generation: number): void {
     this.#generation = generation
+    this.writer.publish()
     const reader = this.#feedbackReader
     if (this.#marks.length >= this.#settings.lifetimeTicks) reader.release(this.#marks.shift()!)
     const first = this.#window.beginTick()
@@ -193,6 +195,7 @@ export class OutboundChannel {
    */
   async flush (timeoutMs: number): Promise<boolean> {
     if (!(timeoutMs >= 0)) throw invalidOption('flush(timeoutMs)', 'must be a non-negative number of ms', timeoutMs)
+    this.writer.publish()
     const target = this.writer.written
     if (this.#unsettled(target) === 0) return true
     this.#post({ type: 'flush', sequence: target })

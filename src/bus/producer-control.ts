@@ -4,8 +4,9 @@
  * thread). The producer worker writes every slot; the main thread only reads them.
  *
  *   slot byte  name              meaning
- *   0          WAIT_EPOCH        odd while the worker sleeps in Atomics.waitAsync on the outbound
- *                                ring's PUBLISHED slot, even while it runs; +1 at each change
+ *   0          WAIT_EPOCH        a wait counter shifted left by 2, ORed with the WaitState bits:
+ *                                set while the worker sleeps in Atomics.waitAsync on the outbound
+ *                                ring's PUBLISHED slot, clear while it runs
  *   64         SETTLED           sequence number below which every event is settled (delivered or
  *                                reported as failed in the feedback ring); wraps at 2^32
  *   128        DELIVERED         events the broker acknowledged (with acks=0: sent)
@@ -35,6 +36,17 @@ export const ProducerSlot = {
   IN_FLIGHT_EVENTS: 140 / 4,
   IN_FLIGHT_BYTES: 144 / 4,
   SENDS: 148 / 4,
+} as const
+
+/** Low bits of WAIT_EPOCH. */
+export const WaitState = {
+  /** The worker sleeps and wants a notify once records are published. */
+  SLEEPING: 1,
+  /**
+   * With SLEEPING: the worker has nothing to send, so the first new record should wake it. Without
+   * this bit a sleeping worker lingers over a batch and wakes at its deadline by itself.
+   */
+  IDLE: 3,
 } as const
 
 /** Size of the producer's control buffer in bytes. */

@@ -9,7 +9,7 @@ import { writeDeliveryFailure, type DeliveryFailureDetails } from './delivery-fa
 import type { FromProducerMessage, ProducerStopReport, ProducerTask, ToProducerMessage } from './messages.js'
 import { OutboundEncoders } from './outbound-encoders.js'
 import { createOutboundTables, type OutboundTables } from './outbound-topology.js'
-import { ProducerSlot } from './producer-control.js'
+import { ProducerSlot, WaitState } from './producer-control.js'
 import { SettleTracker } from './settle-tracker.js'
 
 /** Batching and memory limits of the producer runtime. */
@@ -177,7 +177,7 @@ export class ProducerRuntime {
     this.#failed = Atomics.load(this.#control, ProducerSlot.FAILED)
     this.#retries = Atomics.load(this.#control, ProducerSlot.RETRIES)
     this.#sends = Atomics.load(this.#control, ProducerSlot.SENDS)
-    this.#waitEpoch = Atomics.load(this.#control, ProducerSlot.WAIT_EPOCH) & ~1
+    this.#waitEpoch = Atomics.load(this.#control, ProducerSlot.WAIT_EPOCH) >>> 2
     this.#settledStored = Atomics.load(this.#control, ProducerSlot.SETTLED)
 
     task.port.on('message', (message: ToProducerMessage) => { this.#onMessage(message) })
@@ -455,8 +455,10 @@ export class ProducerRuntime {
 
   /**
    * Waits until the main thread publishes records, a send completes, a message arrives or
-   * `timeoutMs` passes. While the held bytes are at the limit, new records cannot be read, so the
-   * wait does not advertise itself to the writer and only a completion or message ends it early.
+   * `timeoutMs` passes. An idle wait (no deadline) asks the writer to publish the first new record
+   * at once; a wait for a batch deadline lets it publish in batches. While the held bytes are at
+   * the limit, new records cannot be read, so the wait does not advertise itself to the writer
+   * and only a completion or message ends it early.
    */
   async #waitForWork (timeoutMs: number): Promise<void> {
     const ringControl = this.#memory.i32
@@ -464,19 +466,17 @@ export class ProducerRuntime {
     if (readable && (this.#reader.claim() !== 0 || this.#reader.unreadBytes !== 0)) return
     const published = Atomics.load(ringControl, Control.PUBLISHED)
     if (readable) {
-      // Stored before waitAsync compares PUBLISHED; the writer stores PUBLISHED before it loads
-      // WAIT_EPOCH, so either this wait sees the new value or the writer sees the odd epoch.
-      this.#waitEpoch += 1
-      Atomics.store(this.#control, ProducerSlot.WAIT_EPOCH, this.#waitEpoch)
+      // Stored before waitAsync compares PUBLISHED, while the writer stores PUBLISHED before it
+      // loads WAIT_EPOCH, so either this wait finds the new value or the writer finds SLEEPING.
+      this.#waitEpoch = (this.#waitEpoch + 1) & 0x1fffffff
+      const state = timeoutMs === Infinity ? WaitState.IDLE : WaitState.SLEEPING
+      Atomics.store(this.#control, ProducerSlot.WAIT_EPOCH, (this.#waitEpoch << 2) | state)
     }
     try {
       const result = atomics.waitAsync(ringControl, Control.PUBLISHED, published, timeoutMs)
       if (result.async) await result.value
     } finally {
-      if (readable) {
-        this.#waitEpoch += 1
-        Atomics.store(this.#control, ProducerSlot.WAIT_EPOCH, this.#waitEpoch)
-      }
+      if (readable) Atomics.store(this.#control, ProducerSlot.WAIT_EPOCH, this.#waitEpoch << 2)
     }
   }
 

@@ -240,6 +240,8 @@ describe('producer options', () => {
     const topic = uniqueName('linger')
     const bus = await startKafkaBus({ topology: moveTopology(topic), kafka: { producer: { lingerMs: 1500, batchSizeBytes: 1024 * 1024 } } })
     writeMoves(bus, 20)
+    // The next tick publishes what this tick wrote.
+    bus.tick()
     await sleep(500)
     expect(bus.producerStatistics().delivered).toBe(0)
     await waitFor(() => bus.producerStatistics().delivered === 20, 10_000, { description: '20 delivered events' })
@@ -253,6 +255,7 @@ describe('producer options', () => {
     const topic = uniqueName('batch-size')
     const bus = await startKafkaBus({ topology: moveTopology(topic), kafka: { producer: { lingerMs: 60_000, batchSizeBytes: 200 } } })
     writeMoves(bus, 20)
+    bus.tick()
     // Each JSON value is about 45 bytes, so every fifth event closes a batch of 200 bytes or more.
     await waitFor(() => bus.producerStatistics().delivered >= 15, 10_000, { description: 'the full batches' })
     expect(bus.producerStatistics().sends).toBeGreaterThanOrEqual(3)
