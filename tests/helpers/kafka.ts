@@ -97,7 +97,12 @@ export class TestKafka {
     return admin;
   }
 
-  async producer(config?: ProducerConfig): Promise<Producer> {
+  /**
+   * Creates a producer. Without a config it is idempotent: kafkajs retries a send whose answer
+   * was lost (common right after a topic is created), and only an idempotent producer keeps the
+   * broker from storing that batch twice.
+   */
+  async producer(config: ProducerConfig = { idempotent: true, maxInFlightRequests: 1 }): Promise<Producer> {
     const producer = this.kafka.producer(config);
     this.cleanup.add('producer.disconnect', () => producer.disconnect());
     await producer.connect();
