@@ -21,7 +21,7 @@ import { isRecordedBrokerRunning, readRecord, readRecords, removeRecord, writeRe
 import { readSettings } from './kafka/settings.js';
 
 export { acquireBroker, type AcquiredBroker } from './kafka/acquire.js';
-export { startBroker, type RunningBroker, type StartBrokerOptions } from './kafka/broker.js';
+export { startBroker, type RunningBroker, type StartBrokerOptions, type StoppedBroker } from './kafka/broker.js';
 export { LauncherError } from './kafka/errors.js';
 export { resolveBrokerJars } from './kafka/jars.js';
 export { readSettings, DEFAULT_KAFKA_VERSION, DEFAULT_PORT } from './kafka/settings.js';

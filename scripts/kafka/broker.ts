@@ -55,6 +55,24 @@ export interface RunningBroker extends BrokerProcessInfo {
   startupMs: number;
   /** Stops the broker (SIGTERM, then SIGKILL after 30 s) and removes its data folder. */
   stop(): Promise<void>;
+  /**
+   * Stops the broker process and keeps its data folder, so that the returned handle can start
+   * the same broker again with its topics, records and committed offsets. `SIGTERM` (default)
+   * is a controlled shutdown. `SIGKILL` ends the JVM at once, as a crash would. After the call,
+   * use the returned handle instead of this one.
+   */
+  stopKeepingData(options?: { signal?: 'SIGTERM' | 'SIGKILL' }): Promise<StoppedBroker>;
+}
+
+/** A broker whose process was stopped while its data folder was kept. */
+export interface StoppedBroker extends Omit<BrokerProcessInfo, 'pid'> {
+  /**
+   * Starts the broker again on the same ports and storage, appending to the same log, and
+   * resolves once it responds to a metadata request. Throws a LauncherError like startBroker().
+   */
+  restart(): Promise<RunningBroker>;
+  /** Removes the data folder. Also done when this process exits while the broker is stopped. */
+  removeData(): Promise<void>;
 }
 
 /**
@@ -92,14 +110,14 @@ async function launch(
   libsDir: string,
   config: BrokerConfigFiles,
   settings: LauncherSettings,
-  paths: { dataDir: string; logFile: string },
+  paths: { dataDir: string; logFile: string; appendLog?: boolean },
   options: StartBrokerOptions,
 ): Promise<RunningBroker> {
   const log = options.log ?? (() => {});
   const detached = options.detached ?? false;
   const bootstrapServers = `127.0.0.1:${settings.port}`;
 
-  const logFd = openSync(paths.logFile, 'w');
+  const logFd = openSync(paths.logFile, paths.appendLog === true ? 'a' : 'w');
   let child: ChildProcess;
   try {
     child = spawn(
@@ -128,8 +146,11 @@ async function launch(
   const pid = child.pid;
 
   let exitDescription: string | undefined;
-  child.once('exit', (code, signal) => {
-    exitDescription = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exitDescription = signal ? `was killed by ${signal}` : `exited with code ${code}`;
+      resolve();
+    });
   });
   const killOnExit = (): void => {
     if (isProcessAlive(pid)) {
@@ -155,6 +176,30 @@ async function launch(
     await terminateProcess(pid);
     await rm(paths.dataDir, { recursive: true, force: true });
   };
+  const stopKeepingData = async (stopOptions: { signal?: 'SIGTERM' | 'SIGKILL' } = {}): Promise<StoppedBroker> => {
+    process.removeListener('exit', killOnExit);
+    const removeOnExit = (): void => rmSync(paths.dataDir, { recursive: true, force: true });
+    process.once('exit', removeOnExit);
+    if (stopOptions.signal === 'SIGKILL') {
+      if (isProcessAlive(pid)) process.kill(pid, 'SIGKILL');
+      await exited;
+    } else {
+      await terminateProcess(pid);
+    }
+    log(`Stopped Kafka on ${bootstrapServers} (pid ${pid}). Its data stays in ${paths.dataDir}`);
+    const { pid: _stoppedPid, ...location } = info;
+    return {
+      ...location,
+      restart: () => {
+        process.removeListener('exit', removeOnExit);
+        return launch(java, libsDir, config, settings, { ...paths, appendLog: true }, options);
+      },
+      removeData: async () => {
+        process.removeListener('exit', removeOnExit);
+        await rm(paths.dataDir, { recursive: true, force: true });
+      },
+    };
+  };
 
   log(`Starting Kafka ${settings.kafkaVersion} on ${bootstrapServers} (pid ${pid}), log: ${paths.logFile}`);
   try {
@@ -178,7 +223,7 @@ async function launch(
     if (detached) {
       child.unref();
     }
-    return { ...info, startupMs: readiness.elapsedMs, stop };
+    return { ...info, startupMs: readiness.elapsedMs, stop, stopKeepingData };
   } catch (error) {
     await stop();
     throw error;
