@@ -19,6 +19,7 @@ import { EventReader } from './event-reader.js'
 import { EventWindow } from './event-window.js'
 import type { CommitMode, CommitSettings, ConsumerShardTask, FromWorkerMessage, PartitionOffset, ShardStopReport } from './messages.js'
 import { resolveBusOptions, type BusOptions, type TickLimits } from './bus-options.js'
+import { BusMetrics } from '../metrics/bus-metrics.js'
 import type { DeliveryFailureView } from './delivery-failure.js'
 import type { EventWriter } from './event-writer.js'
 import { OutboundChannel, type ProducerStatistics, type ProducerStopResult } from './outbound-channel.js'
@@ -109,6 +110,8 @@ export class Bus {
   readonly logger: Logger
   readonly stats: TickStatistics = { tick: 0, drained: 0, drainNs: 0, idleStreak: 0, limited: false }
   readonly commitStatistics: CommitStatistics = { successes: 0, failures: 0, lastError: null, committed: new Map() }
+  /** Figures for monitoring, refreshed by tick() and read without allocating; see BusMetrics. */
+  readonly metrics: BusMetrics
 
   readonly #options: ReturnType<typeof resolveBusOptions>
   readonly #context: ViewContext
@@ -149,6 +152,7 @@ export class Bus {
       this.#readers.push([])
     }
     this.#drainedPerType = new Int32Array(typeCount)
+    this.metrics = new BusMetrics(this.topology, this.#drainedPerType, this.stats)
     this.#outbound = new OutboundChannel({
       topology: this.topology,
       backend: this.backend,
@@ -181,13 +185,14 @@ export class Bus {
       for (let i = 0; i < group.shards; i++) {
         const buffer = createRingBuffer(this.#options.ringCapacityBytes)
         const memory = createRingMemory(buffer)
+        const reader = new RingReader(memory)
         this.#rings.push(memory)
         this.#shards.push({
-          index: shardIndex++,
+          index: shardIndex,
           groupId: group.groupId,
           memory,
-          reader: new RingReader(memory),
-          stats: new SharedArrayBuffer(1024),
+          reader,
+          stats: this.metrics.addShard(shardIndex++, group.groupId, reader),
           marks: [],
           port: undefined,
           task: undefined,
@@ -219,20 +224,21 @@ export class Bus {
 
   /**
    * Returns a reader of `eventType`'s events, with its own cursor. `groupId` limits it to events
-   * consumed by that consumer group. Throws INVALID_OPTION when the type is not in the topology or
-   * its fields differ from the topology's declaration.
+   * consumed by that consumer group. `name` labels the reader's missed-events metric (default: its
+   * index among the readers of its type). Throws INVALID_OPTION when the type is not in the
+   * topology or its fields differ from the topology's declaration.
    */
-  reader<S extends EventSchema> (eventType: EventType<S>, options: { groupId?: string } = {}): EventReader<EventViewOf<S> & EventView> {
+  reader<S extends EventSchema> (eventType: EventType<S>, options: { groupId?: string, name?: string } = {}): EventReader<EventViewOf<S> & EventView> {
     const descriptor = this.topology.eventTypes.find((candidate) => candidate.name === eventType.name)
     if (descriptor === undefined) {
       throw invalidOption('reader(eventType)', `must be an event type bound in the topology (bound: ${this.topology.eventTypes.map((type) => type.name).join(', ') || 'none'})`, eventType.name)
     }
-    return this.#createReader(descriptor.id, () => eventType.createView(this.#context) as EventViewOf<S> & EventView, options.groupId)
+    return this.#createReader(descriptor.id, () => eventType.createView(this.#context) as EventViewOf<S> & EventView, options.groupId, options.name)
   }
 
   /** Returns a reader of decode-error records: fetched records that no binding could decode. */
-  decodeErrors (options: { groupId?: string } = {}): EventReader<EventViewOf<typeof DecodeErrorEvent.schema> & EventView> {
-    return this.#createReader(DECODE_ERROR_TYPE_ID, () => DecodeErrorEvent.createView(this.#context) as EventViewOf<typeof DecodeErrorEvent.schema> & EventView, options.groupId)
+  decodeErrors (options: { groupId?: string, name?: string } = {}): EventReader<EventViewOf<typeof DecodeErrorEvent.schema> & EventView> {
+    return this.#createReader(DECODE_ERROR_TYPE_ID, () => DecodeErrorEvent.createView(this.#context) as EventViewOf<typeof DecodeErrorEvent.schema> & EventView, options.groupId, options.name)
   }
 
   /**
@@ -300,11 +306,13 @@ export class Bus {
     this.#commitResults = this.#pendingCommits
     this.#pendingCommits = []
 
+    this.metrics.beginTick()
     const drained = this.#claim(started)
     this.stats.tick = generation
     this.stats.drained = drained
     this.stats.idleStreak = drained === 0 ? this.stats.idleStreak + 1 : 0
     this.stats.drainNs = Number(process.hrtime.bigint() - started)
+    this.metrics.endTick()
     return this.stats
   }
 
@@ -398,7 +406,7 @@ export class Bus {
     return { committed, timedOutShards, uncommittedRecords, errors, producer }
   }
 
-  #createReader<V extends EventView> (typeId: number, createView: () => V, groupId: string | undefined): EventReader<V> {
+  #createReader<V extends EventView> (typeId: number, createView: () => V, groupId: string | undefined, name: string | undefined): EventReader<V> {
     let groupNumber = 0
     if (groupId !== undefined) {
       const group = this.topology.groups.find((candidate) => candidate.groupId === groupId)
@@ -407,6 +415,7 @@ export class Bus {
     }
     const reader = new EventReader<V>(this.#windows[typeId]!, this.#rings, this.#context, createView, groupNumber, this.#generationGetter)
     this.#readers[typeId]!.push(reader as unknown as EventReader<EventView>)
+    this.metrics.addReader(typeId, name, reader as unknown as EventReader<EventView>)
     return reader
   }
 
@@ -429,6 +438,7 @@ export class Bus {
       if (!tickLimited) {
         const drained = this.#claimRing(reader, ringIndex, total, started)
         total += drained & DRAINED_MASK
+        this.metrics.rings[ringIndex]!.recordsHandedOut += drained & DRAINED_MASK
         tickLimited = (drained & TICK_LIMITED_BIT) !== 0
         if ((drained & (TICK_LIMITED_BIT | RING_LIMITED_BIT)) !== 0) limited = true
       }
@@ -450,16 +460,34 @@ export class Bus {
     const memory = reader.memory
     const u8 = memory.u8
     const u16 = memory.u16
+    const i32 = memory.i32
+    const partitions = this.metrics.partitions
+    const ringMetrics = this.metrics.rings[ringIndex]!
+    // The current run of consecutive records from one partition. It is counted in locals and
+    // added to the per-partition figures when the partition changes and at the end, so a record
+    // costs two loads and a compare here: a fetch batch is one partition, so runs are long.
+    let runTopic = -1
+    let runPartition = -1
+    let runCount = 0
+    let runLast = 0
+    let result: number
     let total = alreadyDrained
     reader.claim()
     for (;;) {
-      if (total >= limits.maxEventsPerTick) return (total - alreadyDrained) | (reader.unreadBytes > 0 ? TICK_LIMITED_BIT : 0)
+      if (total >= limits.maxEventsPerTick) {
+        result = (total - alreadyDrained) | (reader.unreadBytes > 0 ? TICK_LIMITED_BIT : 0)
+        break
+      }
       if (budgetNs !== 0n && (total & 63) === 63 && process.hrtime.bigint() - started > budgetNs) {
-        return (total - alreadyDrained) | TICK_LIMITED_BIT
+        result = (total - alreadyDrained) | TICK_LIMITED_BIT
+        break
       }
       const before = reader.mark()
       const offset = reader.nextRecord()
-      if (offset === NO_RECORD) return total - alreadyDrained
+      if (offset === NO_RECORD) {
+        result = total - alreadyDrained
+        break
+      }
       const kind = u8[offset + Header.KIND]
       let type: number
       if (kind === RecordKind.EVENT) {
@@ -467,20 +495,37 @@ export class Bus {
       } else if (kind === RecordKind.DECODE_ERROR) {
         type = DECODE_ERROR_TYPE_ID
       } else {
+        ringMetrics.recordsHandedOut++
         continue
       }
       const window = windows[type]
-      if (window === undefined) continue
+      if (window === undefined) {
+        ringMetrics.recordsHandedOut++
+        continue
+      }
       if (drainedPerType[type]! >= limits.maxEventsPerType[type]!) {
         // Records are released by position, so the ring cannot skip this one: it waits, with
         // everything after it in this ring, for the next tick.
         reader.rewind(before)
-        return (total - alreadyDrained) | RING_LIMITED_BIT
+        result = (total - alreadyDrained) | RING_LIMITED_BIT
+        break
       }
       window.add(ringIndex, offset)
       drainedPerType[type]!++
+      const topic = u16[(offset + Header.TOPIC) >> 1]!
+      const partition = i32[(offset + Header.PARTITION) >> 2]!
+      if (partition !== runPartition || topic !== runTopic) {
+        if (runCount > 0) partitions.addDrained(ringIndex, memory, runTopic, runPartition, runCount, runLast)
+        runTopic = topic
+        runPartition = partition
+        runCount = 0
+      }
+      runCount++
+      runLast = offset
       total++
     }
+    if (runCount > 0) partitions.addDrained(ringIndex, memory, runTopic, runPartition, runCount, runLast)
+    return result
   }
 
   #startShard (shard: ShardState): void {
@@ -524,6 +569,7 @@ export class Bus {
     shard.port?.close()
     shard.port = undefined
     shard.assignment.clear()
+    this.metrics.partitions.clearAssignment(shard.index)
     // A shard that ran for a while before failing restarts quickly again.
     if (Date.now() - shard.startedAt > this.#options.restart.maxDelayMs * 2) shard.attempt = 0
     const delay = Math.min(this.#options.restart.maxDelayMs, this.#options.restart.initialDelayMs * 2 ** shard.attempt)
@@ -542,6 +588,7 @@ export class Bus {
         break
       case 'assignment': {
         shard.assignment = new Set(message.partitions.flatMap((entry) => entry.partitions.map((partition) => `${entry.topic}:${partition}`)))
+        this.metrics.partitions.setAssignment(shard.index, message.partitions)
         this.logger.info({ shard: shard.index, groupId: shard.groupId, partitions: message.partitions }, 'partitions assigned')
         break
       }
