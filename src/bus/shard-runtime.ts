@@ -8,6 +8,9 @@ import { RecordWriter, WriteResult, type BodyEncoder, type DecodedEvent, type In
 import { OffsetTracker, keyPartition, keyTopicId, partitionKey } from './offset-tracker.js'
 import type { LiveBinding, LiveTopic, LiveTopology } from '../topology/resolve-topology.js'
 import { DECODE_ERROR_TYPE_ID, DecodeErrorEvent } from './builtin-events.js'
+import type { Topology } from '../topology/types.js'
+import { shardStatsLayout } from '../metrics/shard-stats-layout.js'
+import { ShardStatsWriter } from '../metrics/shard-stats-writer.js'
 
 /** Longest single wait for ring space before the backend gets a chance to heartbeat, in ms. */
 const SPACE_WAIT_SLICE_MS = 500
@@ -44,6 +47,8 @@ export class ShardRuntime {
   readonly writer: RingWriter
   readonly records: RecordWriter
   readonly offsets = new OffsetTracker()
+  /** Counters and offsets for metrics, in the task's stats buffer. */
+  readonly stats: ShardStatsWriter
   readonly groupId: number
   #stopRequested = false
   #stopWaiters: Array<() => void> = []
@@ -51,6 +56,8 @@ export class ShardRuntime {
   #onCommitRequest: Array<(requestId: number, offsets: readonly PartitionOffset[]) => void> = []
   readonly #events: DecodedEvent[] = []
   readonly #attempts: DecodeAttempt[] = []
+  /** Indexes (in the topic's bindings) of the failed attempts of the record in progress. */
+  readonly #failedBindings: number[] = []
   readonly #decodeErrorEncoder: BodyEncoder
   readonly #decodeErrorTypeId: number
 
@@ -62,6 +69,7 @@ export class ShardRuntime {
     if (group === undefined) throw new Error(`Consumer group ${JSON.stringify(task.groupId)} is not in the topology`)
     this.groupId = group.id
     this.records = new RecordWriter(this.writer, group.id)
+    this.stats = new ShardStatsWriter(task.stats, shardStatsLayout(task.topology as Topology, task.groupId))
     this.#decodeErrorEncoder = DecodeErrorEvent as unknown as BodyEncoder
     this.#decodeErrorTypeId = DECODE_ERROR_TYPE_ID
 
@@ -98,7 +106,13 @@ export class ShardRuntime {
     this.#onCommitRequest.push(listener)
   }
 
+  /**
+   * Sends a message to the main thread. Assignments and commit results are also recorded in the
+   * stats buffer here, so that every backend's shard counts them.
+   */
   send (message: FromWorkerMessage): void {
+    if (message.type === 'assignment') this.stats.setAssignment(message.partitions)
+    else if (message.type === 'commit-result') this.stats.recordCommit(message.offsets, message.latencyMs, message.error === null)
     this.task.port.postMessage(message)
   }
 
@@ -159,6 +173,7 @@ export class ShardRuntime {
     const events = this.#events
     events.length = 0
     this.#attempts.length = 0
+    this.#failedBindings.length = 0
     this.#decode(topic, record, events, this.#attempts)
     return events
   }
@@ -167,8 +182,14 @@ export class ShardRuntime {
     return { attempts: formatAttempts(this.#attempts, topic), payload: record.value }
   }
 
+  /** Called once per processed record, after its last decode, so a retried write counts once. */
   #track (topic: LiveTopic, record: IncomingRecord): void {
     this.offsets.add(this.writer.writePosition, partitionKey(topic.id, record.partition), record.offset)
+    const bytes = (record.key === null ? 0 : record.key.length) + (record.value === null ? 0 : record.value.length)
+    this.stats.recordFetched(topic.id, record.partition, record.offset, bytes)
+    const failed = this.#failedBindings
+    for (let i = 0; i < failed.length; i++) this.stats.recordDecodeFailure(topic.id, failed[i]!)
+    if (this.#events.length === 0 && topic.bindings.length > 0) this.stats.recordDecodeErrorRecord(topic.id)
   }
 
   hooks: ShardBackendHooks = {
@@ -211,13 +232,18 @@ export class ShardRuntime {
     const bindings = topic.bindings
     for (let i = 0; i < bindings.length; i++) {
       const binding = bindings[i]!
-      if (!matches(binding, record, attempts)) continue
+      const attemptsBefore = attempts.length
+      if (!matches(binding, record, attempts)) {
+        if (attempts.length > attemptsBefore) this.#failedBindings.push(i)
+        continue
+      }
       try {
         const event = binding.decode(record.value, record)
         events.push({ eventTypeId: binding.eventTypeId, encoder: binding.eventType as unknown as BodyEncoder, event })
         if (topic.dispatch === 'first') return
       } catch (error) {
         attempts.push({ decoder: binding.decoderName, eventType: binding.eventTypeName, error: error instanceof Error ? error.message : String(error) })
+        this.#failedBindings.push(i)
       }
     }
   }

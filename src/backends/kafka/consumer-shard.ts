@@ -6,6 +6,7 @@ import type { IncomingRecord } from '../../bus/ingest.js'
 import { resolveTopology, type LiveTopic } from '../../topology/resolve-topology.js'
 import type { Topology } from '../../topology/types.js'
 import { workerLogCreator } from './worker-log.js'
+import { OffsetRefresher } from './offset-refresh.js'
 import type { KafkaWorkerConfig } from './options.js'
 
 const EMPTY_HEADERS: ReadonlyArray<readonly [string, Uint8Array | null]> = []
@@ -26,6 +27,7 @@ export async function runConsumerShard (task: ConsumerShardTask): Promise<ShardS
     logCreator: workerLogCreator(runtime, config.logLevel),
   })
   const consumer = kafka.consumer({ ...config.consumer, groupId: task.groupId })
+  const offsetRefresher = new OffsetRefresher(kafka, runtime)
   let deadLetterProducer: Producer | undefined
   let committing: Promise<void> = Promise.resolve()
   let crashed: ((error: unknown) => void) | undefined
@@ -82,6 +84,7 @@ export async function runConsumerShard (task: ConsumerShardTask): Promise<ShardS
       return topic !== undefined && owned.has(`${topic.name}:${key & 0x7fff}`)
     })
     runtime.send({ type: 'assignment', shard: task.shard, generation: event.payload.groupId === task.groupId ? Date.now() : 0, partitions })
+    offsetRefresher.refreshNow()
   })
   consumer.on(consumer.events.CRASH, (event) => {
     const error = event.payload.error
@@ -102,6 +105,7 @@ export async function runConsumerShard (task: ConsumerShardTask): Promise<ShardS
         const topic = runtime.topicByName(batch.topic)
         if (topic === undefined) return
         const partition = batch.partition
+        runtime.stats.setHighWatermark(topic.id, partition, Number(batch.highWatermark))
         for (const message of batch.messages) {
           if (!isRunning() || isStale() || runtime.stopRequested) break
           const record = toIncomingRecord(topic, partition, message)
@@ -114,6 +118,7 @@ export async function runConsumerShard (task: ConsumerShardTask): Promise<ShardS
       },
     })
     runtime.send({ type: 'started', shard: task.shard })
+    offsetRefresher.start()
 
     const stopTimeoutMs = await Promise.race([
       new Promise<number>((resolve) => { runtime.onStop(resolve) }),
@@ -138,6 +143,7 @@ export async function runConsumerShard (task: ConsumerShardTask): Promise<ShardS
     await Promise.allSettled([
       consumer.disconnect(),
       deadLetterProducer?.disconnect(),
+      offsetRefresher.stop(),
     ])
     if (!stopped) runtime.port.close()
   }
