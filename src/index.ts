@@ -30,25 +30,27 @@ export { DecodeErrorEvent } from './bus/builtin-events.js'
 export { CommitMode } from './bus/messages.js'
 export type { PartitionOffset } from './bus/messages.js'
 
-// Metrics
-export { registerMetrics } from './metrics/register-metrics.js'
-export type { RegisterMetricsOptions } from './metrics/register-metrics.js'
-export { serveMetrics, busHealth, DEFAULT_METRICS_PORT } from './metrics/serve-metrics.js'
-export type { ServeMetricsOptions, MetricsServer, BusHealth, GroupHealth } from './metrics/serve-metrics.js'
-export { BusMetrics, RingMetrics, ReaderMetrics } from './metrics/bus-metrics.js'
-export { PartitionMetrics } from './metrics/partition-metrics.js'
-export type { PartitionSlot } from './metrics/partition-metrics.js'
-export { GroupMetrics } from './metrics/group-metrics.js'
-export { LagBasis, consumerLag, lagBasis } from './metrics/lag.js'
-export type { PartitionOffsets } from './metrics/lag.js'
-export { Metric, MetricLabel, DEFAULT_METRIC_PREFIX } from './metrics/metric-names.js'
-
 // Backends
 export type { Backend, BackendStartReport } from './backends/backend.js'
 export { kafkaBackend, checkKafkaTopology } from './backends/kafka/kafka-backend.js'
 export type { KafkaBackendOptions, KafkaClientOptions, KafkaConsumerOptions } from './backends/kafka/options.js'
 export { applyTopology } from './backends/kafka/apply-topology.js'
 export type { ApplyTopologyOptions, ApplyTopologyReport } from './backends/kafka/apply-topology.js'
+
+// Embedded backend
+export { embeddedBackend, EmbeddedBackend } from './backends/embedded/embedded-backend.js'
+export type { EmbeddedRecord } from './backends/embedded/embedded-backend.js'
+export type { EmbeddedBackendOptions } from './backends/embedded/options.js'
+export type { RecordMetadata } from './backends/embedded/broker.js'
+
+// Writing a backend: the worker-side runtimes and the task shapes they take
+export type { WorkerTaskTarget, WorkerTaskResources } from './backends/backend.js'
+export { ShardRuntime } from './bus/shard-runtime.js'
+export type { DecodeAttempt, ShardBackendHooks } from './bus/shard-runtime.js'
+export type { IncomingRecord } from './bus/ingest.js'
+export { resolveTopology } from './topology/resolve-topology.js'
+export type { LiveTopology, LiveTopic, LiveBinding, BindingRecord } from './topology/resolve-topology.js'
+export type { ConsumerShardTask, ShardStopReport, ProducerTask, ProducerStopReport, CommitSettings } from './bus/messages.js'
 
 // Errors and logging
 export { TickbusError, ErrorCode } from './errors.js'
