@@ -30,6 +30,19 @@ export { DecodeErrorEvent } from './bus/builtin-events.js'
 export { CommitMode } from './bus/messages.js'
 export type { PartitionOffset } from './bus/messages.js'
 
+// Metrics
+export { registerMetrics } from './metrics/register-metrics.js'
+export type { RegisterMetricsOptions } from './metrics/register-metrics.js'
+export { serveMetrics, busHealth, DEFAULT_METRICS_PORT } from './metrics/serve-metrics.js'
+export type { ServeMetricsOptions, MetricsServer, BusHealth, GroupHealth } from './metrics/serve-metrics.js'
+export { BusMetrics, RingMetrics, ReaderMetrics } from './metrics/bus-metrics.js'
+export { PartitionMetrics } from './metrics/partition-metrics.js'
+export type { PartitionSlot } from './metrics/partition-metrics.js'
+export { GroupMetrics } from './metrics/group-metrics.js'
+export { LagBasis, consumerLag, lagBasis } from './metrics/lag.js'
+export type { PartitionOffsets } from './metrics/lag.js'
+export { Metric, MetricLabel, DEFAULT_METRIC_PREFIX } from './metrics/metric-names.js'
+
 // Backends
 export type { Backend, BackendStartReport } from './backends/backend.js'
 export { kafkaBackend, checkKafkaTopology } from './backends/kafka/kafka-backend.js'
