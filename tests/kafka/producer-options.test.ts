@@ -30,7 +30,7 @@ describe('producer options', () => {
   it('rejects invalid values naming the option', () => {
     const cases: Array<{ options: unknown, path: string, parts: string[] }> = [
       { options: { acks: 2 }, path: 'kafka.producer.acks', parts: ['must be 0, 1, -1 or "all"', 'received 2'] },
-      { options: { compression: 'lz4' }, path: 'kafka.producer.compression', parts: ['"none" or "gzip"', '"lz4"'] },
+      { options: { compression: 'lz4' }, path: 'kafka.producer.compression', parts: ['"none", "gzip" or "snappy"', '"lz4"'] },
       { options: { idempotent: 'yes' }, path: 'kafka.producer.idempotent', parts: ['must be a boolean'] },
       { options: { idempotent: true, acks: 1 }, path: 'kafka.producer.acks', parts: ['must be "all" (or -1) when idempotent is true'] },
       { options: { batchSizeBytes: 0 }, path: 'kafka.producer.batchSizeBytes', parts: ['positive integer'] },

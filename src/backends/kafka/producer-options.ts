@@ -10,8 +10,8 @@ export interface KafkaProducerOptions {
    * min.insync.replicas). Default 'all'.
    */
   acks?: 0 | 1 | -1 | 'all'
-  /** Compression of each record batch: 'none' or 'gzip'. Default 'none'. */
-  compression?: 'none' | 'gzip'
+  /** Compression of each record batch: 'none', 'gzip' or 'snappy'. Default 'none'. */
+  compression?: 'none' | 'gzip' | 'snappy'
   /**
    * Idempotent producer: the broker keeps a retried batch only once, by producer id and sequence
    * number. Requires acks 'all'. Default false.
@@ -44,7 +44,7 @@ export interface KafkaProducerOptions {
 /** Producer settings after validation, as the worker receives them. */
 export interface KafkaProducerSettings {
   readonly acks: 0 | 1 | -1
-  readonly compression: 'none' | 'gzip'
+  readonly compression: 'none' | 'gzip' | 'snappy'
   readonly idempotent: boolean
   readonly batchSizeBytes: number
   readonly lingerMs: number
@@ -81,7 +81,9 @@ export function resolveProducerOptions (value: unknown, path = 'kafka.producer')
   const acks = acksOption === 'all' ? -1 : acksOption
 
   const compression = producerOptions.compression ?? 'none'
-  if (compression !== 'none' && compression !== 'gzip') throw invalidOption(`${path}.compression`, 'must be "none" or "gzip"', compression)
+  if (compression !== 'none' && compression !== 'gzip' && compression !== 'snappy') {
+    throw invalidOption(`${path}.compression`, 'must be "none", "gzip" or "snappy"', compression)
+  }
 
   const idempotent = producerOptions.idempotent ?? false
   if (typeof idempotent !== 'boolean') throw invalidOption(`${path}.idempotent`, 'must be a boolean', idempotent)

@@ -5,6 +5,7 @@ import { CompressionTypes, Kafka, Partitioners, type Message, type PartitionMeta
 import { ErrorCode } from '../../errors.js'
 import type { FromProducerMessage, FromWorkerMessage, ProducerStopReport, ProducerTask } from '../../bus/messages.js'
 import { ProducerRuntime, type PartitionBatch, type ProducerBackend, type SendFailure } from '../../bus/producer-runtime.js'
+import { registerCompressionCodecs } from './compression.js'
 import type { KafkaWorkerConfig } from './options.js'
 import type { KafkaProducerSettings } from './producer-options.js'
 import { workerLogCreator } from './worker-log.js'
@@ -30,6 +31,8 @@ export async function runProducer (task: ProducerTask): Promise<ProducerStopRepo
   return await runtime.run()
 }
 
+registerCompressionCodecs()
+
 /** Error names of kafkajs for a broker that could not be reached or did not respond. */
 const UNREACHABLE_ERRORS: ReadonlySet<string> = new Set([
   'KafkaJSConnectionError',
@@ -40,6 +43,12 @@ const UNREACHABLE_ERRORS: ReadonlySet<string> = new Set([
 
 /** Kafka protocol errors for a record batch above the broker's or topic's size limit. */
 const BATCH_TOO_LARGE_ERRORS: ReadonlySet<string> = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE'])
+
+const COMPRESSION_TYPES: Record<KafkaProducerSettings['compression'], CompressionTypes> = {
+  none: CompressionTypes.None,
+  gzip: CompressionTypes.GZIP,
+  snappy: CompressionTypes.Snappy,
+}
 
 /** Interval in ms in which repeated send failures are logged once, with a count. */
 const FAILURE_LOG_WINDOW_MS = 10_000
@@ -60,7 +69,7 @@ class KafkaProducerBackend implements ProducerBackend {
   constructor (kafka: Kafka, settings: KafkaProducerSettings, log: { send (message: FromProducerMessage): void }) {
     this.#settings = settings
     this.#log = log
-    this.#compression = settings.compression === 'gzip' ? CompressionTypes.GZIP : CompressionTypes.None
+    this.#compression = COMPRESSION_TYPES[settings.compression]
     this.#producer = kafka.producer({
       allowAutoTopicCreation: false,
       idempotent: settings.idempotent,
