@@ -161,6 +161,7 @@ export class Bus {
       logger: this.logger,
       options: this.#options.outbound,
       restartDelayMs: this.#options.restart.initialDelayMs,
+      maxRestartDelayMs: this.#options.restart.maxDelayMs,
       onError: (error) => { this.#pendingErrors.push(error) },
     })
   }

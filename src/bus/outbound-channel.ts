@@ -61,8 +61,10 @@ export interface OutboundChannelSettings {
   readonly lifetimeTicks: number
   readonly logger: Logger
   readonly options: OutboundOptions | undefined
-  /** Delay before a crashed producer task starts again, in ms. */
+  /** Delay before a crashed producer task starts again, in ms; it doubles per crash up to maxRestartDelayMs. */
   readonly restartDelayMs: number
+  /** Longest delay before a restart, in ms. */
+  readonly maxRestartDelayMs: number
   /** Receives errors for the bus's next tick. */
   readonly onError: (error: TickbusError) => void
 }
@@ -106,6 +108,9 @@ export class OutboundChannel {
   #port: MessagePort | undefined
   #task: Promise<ProducerStopReport> | undefined
   #attempt = 0
+  /** Crashes since the producer last ran longer than twice the longest restart delay. */
+  #crashes = 0
+  #startedAt = 0
   #restartTimer: NodeJS.Timeout | undefined
   #stopping = false
   /** Events lost with crashed producer tasks. */
@@ -279,6 +284,7 @@ export class OutboundChannel {
     const backend = this.#settings.backend
     const channel = new MessageChannel()
     this.#port = channel.port1
+    this.#startedAt = performance.now()
     channel.port1.on('message', (message: FromProducerMessage) => { this.#onMessage(message) })
     channel.port1.unref()
     const resources = backend.taskResources?.({ kind: 'producer' })
@@ -319,12 +325,16 @@ export class OutboundChannel {
     }
     this.#port?.close()
     this.#port = undefined
+    // A producer that ran for a while before failing restarts quickly again.
+    if (performance.now() - this.#startedAt > this.#settings.maxRestartDelayMs * 2) this.#crashes = 0
+    const delayMs = Math.min(this.#settings.maxRestartDelayMs, this.#settings.restartDelayMs * 2 ** this.#crashes)
+    this.#crashes++
     this.#attempt++
-    this.#settings.logger.error({ err: failure, attempt: this.#attempt, restartInMs: this.#settings.restartDelayMs, lostEvents: lost }, 'producer failed; restarting')
+    this.#settings.logger.error({ err: failure, attempt: this.#attempt, restartInMs: delayMs, lostEvents: lost }, 'producer failed; restarting')
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = undefined
       this.#startTask()
-    }, this.#settings.restartDelayMs)
+    }, delayMs)
   }
 
   #crashError (error: unknown): TickbusError {

@@ -33,6 +33,7 @@ function createChannel (errors: TickbusError[], options?: { ringCapacityBytes?: 
     logger: noopLogger,
     options,
     restartDelayMs: 10,
+    maxRestartDelayMs: 100,
     onError: (error) => { errors.push(error) },
   })
 }

@@ -40,6 +40,7 @@ export function startInProcessProducer (options: { topology: Topology, kafka: Ka
     logger: noopLogger,
     options: options.outbound,
     restartDelayMs: 100,
+    maxRestartDelayMs: 1000,
     onError: (error) => { errors.push(error) },
   })
   const pool = { run: async (task: ProducerTask) => await runProducer(task) } as unknown as Piscina
