@@ -4,17 +4,22 @@
  * them. Prints one status line per second and a summary that checks every produced event was
  * applied exactly once and every malformed payload was reported as a decode error.
  *
- *   npm run demo -- [--duration SECONDS] [--rate EVENTS_PER_SECOND]
+ *   npm run demo -- [--duration SECONDS] [--rate EVENTS_PER_SECOND] [--metrics-port PORT] [--backend auto|kafka|embedded]
  *
  * Uses KAFKA_BOOTSTRAP_SERVERS when set; otherwise starts a local broker (see scripts/kafka.ts).
+ * Serves Prometheus metrics on http://127.0.0.1:PORT/metrics and a health check on /health
+ * (default port 9464; 0 picks a free port).
+ * With `--backend auto` (the default) a broker that cannot be started (no Java or Maven, say)
+ * makes the demo run on the embedded in-process backend instead, with the load generated in
+ * this process; it says so in one line.
  */
 import { fork } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { parseArgs } from 'node:util'
-import { createBus, kafkaBackend } from 'tickbus'
+import { createBus, DEFAULT_METRICS_PORT, serveMetrics, embeddedBackend, kafkaBackend, type Backend } from 'tickbus'
 import { acquireBroker } from '../scripts/kafka.js'
 import { ItemDropped, ItemPicked, PlayerMoved, demoTopology } from './events.js'
-import type { GeneratorReport } from './load-generator.js'
+import { generateLoad, type LoadReport } from './load.js'
 
 const TICK_MS = 1000 / 60
 
@@ -22,6 +27,8 @@ const { values } = parseArgs({
   options: {
     duration: { type: 'string', default: '15' },
     rate: { type: 'string', default: '20000' },
+    'metrics-port': { type: 'string', default: String(DEFAULT_METRICS_PORT) },
+    backend: { type: 'string', default: 'auto' },
   },
 })
 const durationSeconds = Number(values.duration)
@@ -29,15 +36,38 @@ const rate = Number(values.rate)
 if (!(durationSeconds > 0) || !(rate > 0)) {
   throw new Error(`Invalid --duration ${values.duration} or --rate ${values.rate}: both must be positive numbers.`)
 }
+const metricsPort = Number(values['metrics-port'])
+if (!Number.isInteger(metricsPort) || metricsPort < 0 || metricsPort > 65535) {
+  throw new Error(`Invalid --metrics-port ${values['metrics-port']}: use a port from 0 to 65535 (0 picks a free port).`)
+}
+if (values.backend !== 'auto' && values.backend !== 'kafka' && values.backend !== 'embedded') {
+  throw new Error(`Invalid --backend ${values.backend}: use auto, kafka or embedded.`)
+}
 
-const broker = await acquireBroker(process.env, (message) => { console.log(`[kafka] ${message}`) })
 const prefix = `demo-${randomBytes(3).toString('hex')}`
-const { topology } = demoTopology(prefix)
-const bus = await createBus({ topology, backend: kafkaBackend({ brokers: broker.bootstrapServers.split(',') }) })
+const { topology, moves: movesTopic, items: itemsTopic } = demoTopology(prefix)
+
+let broker: Awaited<ReturnType<typeof acquireBroker>> | undefined
+if (values.backend !== 'embedded') {
+  try {
+    broker = await acquireBroker(process.env, (message) => { console.log(`[kafka] ${message}`) })
+  } catch (error) {
+    if (values.backend === 'kafka' || process.env.KAFKA_BOOTSTRAP_SERVERS !== undefined) throw error
+    console.log(`No Kafka broker could be started (${error instanceof Error ? error.message.split('\n')[0] : String(error)}); running on the embedded in-process backend instead.`)
+  }
+}
+const embedded = broker === undefined ? embeddedBackend() : undefined
+const backend: Backend = embedded ?? kafkaBackend({ brokers: broker!.bootstrapServers.split(',') })
+const bus = await createBus({ topology, backend })
 const moves = bus.reader(PlayerMoved)
 const picks = bus.reader(ItemPicked)
 const drops = bus.reader(ItemDropped)
 const decodeErrors = bus.decodeErrors()
+const metricsServer = await serveMetrics(bus, { port: metricsPort }).catch(async (error: unknown) => {
+  await bus.stop()
+  throw new Error(`Failed to serve metrics on 127.0.0.1:${metricsPort}: ${error instanceof Error ? error.message : String(error)}. Pass --metrics-port with another port, or 0 for a free one.`, { cause: error })
+})
+console.log(`metrics on ${metricsServer.url}/metrics, health on ${metricsServer.url}/health`)
 
 // World state: player positions and inventories, plus the ids applied, to check the run.
 const positions = new Float32Array(64 * 2)
@@ -48,17 +78,32 @@ let decodeErrorCount = 0
 let interrupted = false
 process.once('SIGINT', () => { interrupted = true })
 
-const generator = fork(new URL('./load-generator.ts', import.meta.url), [
-  '--brokers', broker.bootstrapServers, '--prefix', prefix, '--rate', String(rate), '--duration', String(durationSeconds),
-], { execArgv: ['--import', 'tsx'] })
-const generatorDone = new Promise<GeneratorReport>((resolve, reject) => {
-  generator.once('message', (message) => { resolve(message as GeneratorReport) })
-  generator.once('exit', (code) => { if (code !== 0) reject(new Error(`Load generator exited with code ${code}`)) })
-})
-let report: GeneratorReport | undefined
-void generatorDone.then((value) => { report = value })
+// With Kafka the load comes from a separate process, as it would in production. The embedded
+// broker lives in this process, so its load is generated here, between ticks.
+let report: LoadReport | undefined
+let generator: ReturnType<typeof fork> | undefined
+if (broker !== undefined) {
+  generator = fork(new URL('./load-generator.ts', import.meta.url), [
+    '--brokers', broker.bootstrapServers, '--prefix', prefix, '--rate', String(rate), '--duration', String(durationSeconds),
+  ], { execArgv: ['--import', 'tsx'] })
+  generator.once('message', (message) => { report = message as LoadReport })
+  generator.once('exit', (code) => { if (code !== 0) console.log(`load generator exited with code ${code}`) })
+} else {
+  void generateLoad({
+    moves: movesTopic,
+    items: itemsTopic,
+    rate,
+    durationMs: durationSeconds * 1000,
+    stopped: () => interrupted,
+    send: async (batches) => {
+      for (const batch of batches) {
+        for (const record of batch.records) embedded!.produce(batch.topic, record)
+      }
+    },
+  }).then((value) => { report = value })
+}
 
-console.log(`tickbus demo: ${rate} events/s for ${durationSeconds} s into topics ${prefix}-moves and ${prefix}-items, tick ${TICK_MS.toFixed(1)} ms`)
+console.log(`tickbus demo on ${backend.name}: ${rate} events/s for ${durationSeconds} s into topics ${movesTopic} and ${itemsTopic}, tick ${TICK_MS.toFixed(1)} ms`)
 
 function applyId (id: bigint): void {
   if (applied.has(id)) duplicates++
@@ -102,11 +147,11 @@ while (!interrupted) {
   const now = performance.now()
   if (now - secondStart >= 1000) {
     const sorted = [...tickTimes].sort((a, b) => a - b)
-    const depth = bus.ringDepths().reduce((sum, ring) => sum + ring.unreadBytes, 0)
+    const lag = bus.metrics.partitions.totalLag()
     console.log(
       `events in ${Math.round((applied.size - appliedAtSecondStart) * 1000 / (now - secondStart))}/s, ` +
       `tick p50 ${percentile(sorted, 0.5).toFixed(3)} ms p99 ${percentile(sorted, 0.99).toFixed(3)} ms, ` +
-      `ring backlog ${depth} B, decode errors ${decodeErrorCount}`,
+      `lag ${lag < 0 ? 'unknown' : lag}, decode errors ${decodeErrorCount}`,
     )
     tickTimes.length = 0
     secondStart = now
@@ -118,9 +163,10 @@ while (!interrupted) {
   await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - performance.now())))
 }
 
-if (interrupted) generator.kill('SIGINT')
+if (interrupted) generator?.kill('SIGINT')
 const stopReport = await bus.stop()
-await broker.release()
+await metricsServer.close()
+await broker?.release()
 const produced = report === undefined ? undefined : report.moves + report.picked + report.dropped
 console.log(`summary: applied ${applied.size} events (${duplicates} duplicates), ${decodeErrorCount} decode errors; ` +
   `committed ${stopReport.committed.length} partition offsets at stop`)
