@@ -6,6 +6,7 @@ import type { IncomingRecord } from '../../bus/ingest.js'
 import { resolveTopology, type LiveTopic } from '../../topology/resolve-topology.js'
 import type { Topology } from '../../topology/types.js'
 import { workerLogCreator } from './worker-log.js'
+import { reportBrokerOutages } from './broker-outage.js'
 import { OffsetRefresher } from './offset-refresh.js'
 import type { KafkaWorkerConfig } from './options.js'
 
@@ -22,9 +23,11 @@ export async function runConsumerShard (task: ConsumerShardTask): Promise<ShardS
   const topology = await resolveTopology(task.topology as Topology)
   const runtime = new ShardRuntime(task, topology)
   const group = topology.groups.find((candidate) => candidate.groupId === task.groupId)!
+  const outages = reportBrokerOutages(runtime)
   const kafka = new Kafka({
     ...config.client,
     logCreator: workerLogCreator(runtime, config.logLevel),
+    socketFactory: outages.socketFactory,
   })
   const consumer = kafka.consumer({ ...config.consumer, groupId: task.groupId })
   const offsetRefresher = new OffsetRefresher(kafka, runtime)
@@ -88,7 +91,14 @@ export async function runConsumerShard (task: ConsumerShardTask): Promise<ShardS
   })
   consumer.on(consumer.events.CRASH, (event) => {
     const error = event.payload.error
-    runtime.reportError(error, ErrorCode.BROKER_UNREACHABLE)
+    // During a reported outage kafkajs crashes and restarts the consumer about once a second.
+    // Those crashes would repeat the outage report, so only kafkajs's log records them.
+    if (!event.payload.restart || outages.unreachableBrokers === 0) {
+      const record = toErrorRecord(error, ErrorCode.BROKER_UNREACHABLE, { groupId: task.groupId, worker: task.shard })
+      // kafkajs restarts the consumer by itself after a retriable cause, even when it wraps that
+      // cause in a KafkaJSNonRetriableError.
+      runtime.send({ type: 'error', shard: task.shard, error: { ...record, retriable: record.retriable || event.payload.restart } })
+    }
     if (!event.payload.restart) crashed?.(error)
   })
 
