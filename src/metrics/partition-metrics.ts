@@ -149,15 +149,21 @@ export class PartitionMetrics {
     return lagBasis(this.#fillOffsets(slot), this.#startsAtEarliest[this.#slotGroup[slot]!] === 1)
   }
 
-  /** Sum of the known lags of a group's partitions, or of every slot when `groupId` is omitted. */
+  /**
+   * Sum of the known lags of a group's partitions, or of every slot when `groupId` is omitted;
+   * -1 when no lag is known, such as before the first fetch response or broker refresh.
+   */
   totalLag (groupId?: string): number {
     let total = 0
+    let known = false
     for (let slot = 0; slot < this.size; slot++) {
       if (groupId !== undefined && this.slots[slot]!.groupId !== groupId) continue
       const lag = this.lag(slot)
-      if (lag > 0) total += lag
+      if (lag < 0) continue
+      total += lag
+      known = true
     }
-    return total
+    return known ? total : UNKNOWN_OFFSET
   }
 
   /** Shard that owns the slot's partition by its last assignment, or -1 when none does. */
