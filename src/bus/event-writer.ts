@@ -145,8 +145,9 @@ export class EventWriter {
         keyBytes = measureKey(key)
       }
       if (options.headers !== undefined) {
-        headers = options.headers
-        headersBytes = measureHeaders(headers)
+        headersBytes = measureHeaders(options.headers)
+        // An empty headers object is stored like no headers, as a block of 0 bytes.
+        if (headersBytes > 0) headers = options.headers
       }
     }
     if (topicId === 0) throw this.#topicRequired(slot)
@@ -202,6 +203,8 @@ export class EventWriter {
    */
   publish (): void {
     this.#unpublished = 0
+    // Without new records there is nothing to wake the worker for; ticks call this every time.
+    if (this.#ring.unpublishedRecords === 0) return
     this.#ring.publish()
     const epoch = Atomics.load(this.#control, ProducerSlot.WAIT_EPOCH)
     if ((epoch & WaitState.SLEEPING) !== 0 && epoch !== this.#notifiedEpoch) {

@@ -153,6 +153,20 @@ describe('EventWriter', () => {
     expect(reader.claim()).toBeGreaterThan(0)
   })
 
+  it('stores empty headers as none', () => {
+    const { writer, memory, reader, context } = setup()
+    writer.write(Move, { playerId: 1, x: 0, name: 'a' }, { headers: {} })
+    writer.write(Move, { playerId: 2, x: 0, name: 'b' })
+    writer.publish()
+
+    reader.claim()
+    const view = Move.createView(context)
+    view.$bind(memory, reader.nextRecord(), 1)
+    expect(view.headers).toEqual({})
+    view.$bind(memory, reader.nextRecord(), 1)
+    expect(view.playerId).toBe(2)
+  })
+
   it('publishes in batches to a lingering worker', () => {
     const { writer, reader, control } = setup(64 * 1024)
     Atomics.store(new Int32Array(control), ProducerSlot.WAIT_EPOCH, (2 << 2) | WaitState.SLEEPING)

@@ -5,7 +5,7 @@ import kafkajs from 'kafkajs'
 // kafkajs is CommonJS, and Node.js does not detect CompressionCodecs as a named export.
 const { CompressionCodecs, CompressionTypes } = kafkajs
 
-/** A kafkajs compression codec factory, as CompressionCodecs holds them. */
+/** A kafkajs compression codec factory, the type of the values in CompressionCodecs. */
 type CodecFactory = (typeof CompressionCodecs)[typeof CompressionTypes.Snappy]
 
 /**
