@@ -1,8 +1,11 @@
-import { describe, expect, it } from 'vitest'
+import { Kafka } from 'kafkajs'
+import { describe, expect, it, vi } from 'vitest'
 
 import { kafkaBackend } from '../../src/backends/kafka/kafka-backend.js'
 import { resolveProducerOptions } from '../../src/backends/kafka/producer-options.js'
 import { ErrorCode } from '../../src/errors.js'
+import { createTopology } from '../../src/topology/builder.js'
+import { startInProcessProducer } from '../helpers/producer.js'
 
 describe('producer options', () => {
   it('fills in defaults', () => {
@@ -60,5 +63,25 @@ describe('producer options', () => {
     const backend = kafkaBackend({ brokers: ['127.0.0.1:9092'], producer: { compression: 'gzip', lingerMs: 0 } })
     expect(backend.workerConfig).toMatchObject({ producer: { compression: 'gzip', lingerMs: 0, acks: -1 } })
     expect(() => kafkaBackend({ brokers: ['127.0.0.1:9092'], producer: { acks: 'some' as never } })).toThrow(/kafka\.producer\.acks/)
+  })
+
+  it('configures the kafkajs producer', () => {
+    const producerSpy = vi.spyOn(Kafka.prototype, 'producer')
+    try {
+      startInProcessProducer({
+        topology: createTopology().topic('unused', { partitions: 1 }).build(),
+        kafka: { brokers: ['127.0.0.1:9'], producer: { idempotent: true, maxInFlightRequests: 1, retryBackoffMs: 40, retryBackoffMaxMs: 400 } },
+      })
+      // The producer is created when the task starts; it connects only when the first event comes.
+      expect(producerSpy).toHaveBeenCalledTimes(1)
+      expect(producerSpy.mock.calls[0]![0]).toEqual({
+        allowAutoTopicCreation: false,
+        idempotent: true,
+        maxInFlightRequests: 1,
+        retry: { retries: 1, initialRetryTime: 40, maxRetryTime: 400 },
+      })
+    } finally {
+      producerSpy.mockRestore()
+    }
   })
 })
