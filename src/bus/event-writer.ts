@@ -45,6 +45,8 @@ interface TypeSlot {
   readonly defaultTopicId: number
   /** Smallest record of this type without key and headers, in bytes. */
   readonly minRecordBytes: number
+  /** Whether every record body of this type has minRecordBytes (no string or bytes field). */
+  readonly fixedSize: boolean
 }
 
 /**
@@ -152,18 +154,27 @@ export class EventWriter {
     }
     if (topicId === 0) throw this.#topicRequired(slot)
 
-    // Open a span at least as large as the smallest possible record. When the body does not fit
-    // into it, encodeInto returns minus the body size, so one more span of the exact size is
-    // opened. Nothing is published in between.
     const extraBytes = keyBytes + headersBytes
     const ring = this.#ring
-    let offset = this.#reserveSpan(slot.minRecordBytes + extraBytes)
-    if (offset === RING_FULL) return this.#reject()
-    let bodyBytes = slot.type.encodeInto(event, this.#memory, offset + RECORD_HEADER_BYTES, ring.spanBytes - RECORD_HEADER_BYTES - extraBytes)
-    if (bodyBytes < 0) {
-      offset = this.#reserveSpan(RECORD_HEADER_BYTES - bodyBytes + extraBytes)
+    let offset: number
+    let bodyBytes: number
+    if (slot.fixedSize) {
+      // The size is known, so reserve() writes the record's first header word and needs no commit.
+      offset = this.#reserve(slot.minRecordBytes + extraBytes)
+      if (offset === RING_FULL) return this.#reject()
+      bodyBytes = slot.type.encodeInto(event, this.#memory, offset + RECORD_HEADER_BYTES, slot.minRecordBytes - RECORD_HEADER_BYTES)
+    } else {
+      // Open a span at least as large as the smallest possible record. When the body does not fit
+      // into it, encodeInto returns minus the body size, so one more span of the exact size is
+      // opened. Nothing is published in between.
+      offset = this.#reserveSpan(slot.minRecordBytes + extraBytes)
       if (offset === RING_FULL) return this.#reject()
       bodyBytes = slot.type.encodeInto(event, this.#memory, offset + RECORD_HEADER_BYTES, ring.spanBytes - RECORD_HEADER_BYTES - extraBytes)
+      if (bodyBytes < 0) {
+        offset = this.#reserveSpan(RECORD_HEADER_BYTES - bodyBytes + extraBytes)
+        if (offset === RING_FULL) return this.#reject()
+        bodyBytes = slot.type.encodeInto(event, this.#memory, offset + RECORD_HEADER_BYTES, ring.spanBytes - RECORD_HEADER_BYTES - extraBytes)
+      }
     }
 
     let end = RECORD_HEADER_BYTES + bodyBytes
@@ -183,7 +194,7 @@ export class EventWriter {
       end += headersBytes
     }
 
-    ring.commit(end, RecordKind.EVENT)
+    if (!slot.fixedSize) ring.commit(end, RecordKind.EVENT)
     writeRecordEventType(memory, offset, slot.id)
     writeRecordSource(memory, offset, topicId, 0, partition, this.#sequence, timestamp)
     this.#sequence++
@@ -255,6 +266,14 @@ export class EventWriter {
     this.#closed = true
   }
 
+  /** Reserves a record; when the ring is full, publishes first, because the worker cannot free unpublished records. */
+  #reserve (bytes: number): number {
+    const offset = this.#ring.reserve(bytes, RecordKind.EVENT)
+    if (offset !== RING_FULL || this.#unpublished === 0) return offset
+    this.publish()
+    return this.#ring.reserve(bytes, RecordKind.EVENT)
+  }
+
   /** Opens a span; when the ring is full, publishes first, because the worker cannot free unpublished records. */
   #reserveSpan (bytes: number): number {
     const offset = this.#ring.reserveSpan(bytes)
@@ -294,6 +313,7 @@ export class EventWriter {
       id,
       defaultTopicId: tables.defaultTopicIds[id]!,
       minRecordBytes: RECORD_HEADER_BYTES + eventType.layout.minBodyBytes,
+      fixedSize: eventType.fields.every((field) => field.kind !== 'string' && field.kind !== 'bytes'),
     }
     this.#slots.set(eventType, slot)
     this.#lastSlot = slot
