@@ -4,9 +4,10 @@
  * sends 'ready' once every consumer owns its partitions, 'progress' while it reads, then a
  * 'result' (or 'failed') and exits.
  */
-import { Kafka, logLevel, type Consumer } from 'kafkajs'
-import { createBus, kafkaBackend, type Logger } from 'tickbus'
+import { Kafka, logLevel, type Consumer, type LogEntry } from 'kafkajs'
+import { createBus, kafkaBackend } from 'tickbus'
 import { createPerfTopology } from './data-sets.js'
+import { MeasurementWindow, WarningLog, createCaptureLogger, mainThreadNsPerEvent } from './measurement.js'
 import { ConsumerImplementation, ConsumerMode, type ConsumerJob, type ConsumerMessage, type ConsumerResult } from './protocol.js'
 import { RssSampler } from './rss.js'
 import { KafkajsSink, TickbusSink, type DecodedMessage, type LatencyRecorder } from './sinks.js'
@@ -18,82 +19,6 @@ const RSS_INTERVAL_MS = 250
 
 function send (message: ConsumerMessage): void {
   process.send?.(message)
-}
-
-/** Warnings and errors a consumer logged, each text once with its count. */
-class WarningLog {
-  readonly #counts = new Map<string, number>()
-  /**
-   * Whether the consumers are still joining their group. Rebalance warnings are expected then,
-   * so entries of that phase are marked as such.
-   */
-  joining = true
-
-  add (text: string): void {
-    const entry = this.joining ? `while joining the group: ${text}` : text
-    this.#counts.set(entry, (this.#counts.get(entry) ?? 0) + 1)
-  }
-
-  list (): string[] {
-    return [...this.#counts].map(([text, count]) => (count === 1 ? text : `${text} (${count} times)`))
-  }
-}
-
-/**
- * Measurement window: opens once the consumer is ready and the warm-up is over, and ends with
- * the last event. Keeps the distinct-event count and the main thread's event-loop use at both ends.
- */
-class Window {
-  open = false
-  closed = false
-  startEvents = 0
-  startMs = 0
-  endEvents = 0
-  endMs = 0
-  #elu: ReturnType<typeof performance.eventLoopUtilization> | undefined
-  activeMs = 0
-
-  start (events: number, now: number): void {
-    this.open = true
-    this.startEvents = events
-    this.startMs = now
-    this.endEvents = events
-    this.endMs = now
-    this.#elu = performance.eventLoopUtilization()
-  }
-
-  /** Records that `events` distinct events were read by `now`. */
-  advance (events: number, now: number): void {
-    if (!this.open || this.closed) return
-    if (events > this.endEvents) {
-      this.endEvents = events
-      this.endMs = now
-    }
-  }
-
-  finish (): void {
-    if (!this.open || this.closed) return
-    this.closed = true
-    this.activeMs = performance.eventLoopUtilization(this.#elu).active
-  }
-
-  get events (): number {
-    return this.endEvents - this.startEvents
-  }
-
-  get ratePerSec (): number {
-    const seconds = (this.endMs - this.startMs) / 1000
-    return seconds > 0 ? this.events / seconds : Number.NaN
-  }
-}
-
-/**
- * Main-thread event-loop active time in the window per event read, in ns, without the fixed game
- * work of the tick loop: what consuming costs the game's thread.
- */
-function mainThreadNsPerEvent (window: Window, loop: TickLoop | undefined): number {
-  if (window.events === 0) return Number.NaN
-  return ((window.activeMs - (loop?.fixedWorkMs ?? 0)) * 1e6) / window.events
 }
 
 /** Opens the window when the consumer is ready and past its warm-up; see ConsumerJob. */
@@ -119,7 +44,7 @@ async function measureTickbus (job: ConsumerJob, warnings: WarningLog): Promise<
     const sink = new TickbusSink(bus, job.dataSet, job.partitions)
     const decodeErrors = bus.decodeErrors()
     const latency: LatencyRecorder | null = job.recordLatency ? { histogram: new LogHistogram(), fromMs: Number.POSITIVE_INFINITY } : null
-    const window = new Window()
+    const window = new MeasurementWindow()
     const expectedShards = Math.min(job.workers, job.partitions)
     let ready = false
     let readyMs = Number.NaN
@@ -216,12 +141,13 @@ async function measureTickbus (job: ConsumerJob, warnings: WarningLog): Promise<
 
 async function measureKafkajs (job: ConsumerJob, warnings: WarningLog): Promise<ConsumerResult> {
   const rss = new RssSampler(RSS_INTERVAL_MS)
-  const kafka = new Kafka({ clientId: `perf-${job.groupId}`, brokers: [...job.brokers], logLevel: logLevel.ERROR, logCreator: () => (entry) => { warnings.add(`kafkajs: ${entry.log.message}`) } })
+  const logCreator = () => (entry: LogEntry): void => { warnings.add(`kafkajs: ${entry.log.message}`) }
+  const kafka = new Kafka({ clientId: `perf-${job.groupId}`, brokers: [...job.brokers], logLevel: logLevel.ERROR, logCreator })
   // The fetch settings tickbus's Kafka backend uses by default, so both consumers fetch alike.
   const consumer: Consumer = kafka.consumer({ groupId: job.groupId, maxWaitTimeInMs: 100, maxBytesPerPartition: 1024 * 1024, maxBytes: 10 * 1024 * 1024 })
   const sink = new KafkajsSink(job.dataSet)
   const latency: LatencyRecorder | null = job.recordLatency ? { histogram: new LogHistogram(), fromMs: Number.POSITIVE_INFINITY } : null
-  const window = new Window()
+  const window = new MeasurementWindow()
   let ready = false
   let readyMs = Number.NaN
   let firstEventMs = Number.NaN
@@ -321,33 +247,6 @@ async function measureKafkajs (job: ConsumerJob, warnings: WarningLog): Promise<
   } finally {
     await consumer.disconnect().catch((error: unknown) => { warnings.add(`disconnect: ${String(error)}`) })
   }
-}
-
-/**
- * Logger for the bus: keeps warnings and errors in `warnings`, and reports each shard's partitions
- * (as `topic:partition`) from the bus's 'partitions assigned' entries.
- */
-function createCaptureLogger (warnings: WarningLog, onAssignment: (shard: number, partitions: readonly string[]) => void): Logger {
-  const ignore = (): void => {}
-  const record = (level: string) => (obj: object, msg?: string): void => {
-    const err = (obj as { err?: unknown }).err
-    warnings.add(`${level}: ${msg ?? ''}${err instanceof Error ? ` (${err.message})` : ''}`)
-  }
-  const logger: Logger = {
-    trace: ignore,
-    debug: ignore,
-    info: (obj, msg) => {
-      if (msg !== 'partitions assigned') return
-      const entry = obj as { shard?: number, partitions?: Array<{ topic: string, partitions: number[] }> }
-      if (entry.shard === undefined || entry.partitions === undefined) return
-      onAssignment(entry.shard, entry.partitions.flatMap((topic) => topic.partitions.map((partition) => `${topic.topic}:${partition}`)))
-    },
-    warn: record('warn'),
-    error: record('error'),
-    fatal: record('fatal'),
-    child: () => logger,
-  }
-  return logger
 }
 
 async function run (job: ConsumerJob): Promise<void> {
