@@ -1,7 +1,8 @@
 import { fork, type ChildProcess } from 'node:child_process'
-import type { ConsumerJob, ConsumerMessage, ConsumerResult, RateProducerJob, RateProducerMessage } from './protocol.js'
+import type { ConsumerJob, ConsumerMessage, ConsumerResult, ProducerJob, ProducerMessage, ProducerResult, RateProducerJob, RateProducerMessage } from './protocol.js'
 
 const CONSUMER_ENTRY = new URL('./consumer-process.ts', import.meta.url)
+const PRODUCER_ENTRY = new URL('./producer-process.ts', import.meta.url)
 const RATE_PRODUCER_ENTRY = new URL('./rate-producer.ts', import.meta.url)
 /** Time a child gets beyond its own timeout to report and exit, in ms. */
 const EXIT_GRACE_MS = 30_000
@@ -56,6 +57,22 @@ export function startConsumer (job: ConsumerJob, onProgress: (done: number, tota
   // A consumer that fails before it is ready must not leave a caller waiting on `ready`.
   void result.then(() => markReady?.(), () => markReady?.())
   return { ready, result }
+}
+
+/** Forks perf/producer-process.ts for one producer measurement and resolves with its result. */
+export async function runProducer (job: ProducerJob, onProgress: (done: number, total: number) => void, profileDirectory?: string): Promise<ProducerResult> {
+  const child = fork(PRODUCER_ENTRY, [], { execArgv: childExecArgv(profileDirectory), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  let outcome: { result: ProducerResult } | { error: string } | undefined
+  child.on('message', (message: ProducerMessage) => {
+    if (message.type === 'progress') onProgress(message.done, message.total)
+    else if (message.type === 'result') outcome = { result: message.result }
+    else outcome = { error: message.message }
+  })
+  child.send(job)
+  await waitForExit(child, job.timeoutMs + EXIT_GRACE_MS, `${job.implementation} producer on ${job.topic}`)
+  if (outcome === undefined) throw new Error(`${job.implementation} producer on ${job.topic} exited without a result (exit code ${String(child.exitCode)}).`)
+  if ('error' in outcome) throw new Error(`${job.implementation} producer on ${job.topic} failed: ${outcome.error}`)
+  return outcome.result
 }
 
 /** Forks perf/rate-producer.ts and resolves with its achieved rate in events per second. */

@@ -23,6 +23,11 @@ export interface RunPlan {
     readonly durationSec: number
     readonly warmupMs: number
   }
+  readonly produce: {
+    readonly events: number
+    /** Events one tick hands to the producer at most. */
+    readonly maxEventsPerTick: number
+  }
   /** A single long fixed-rate run that shows whether RSS stays flat; null skips it. */
   readonly soak: { readonly eventsPerSec: number, readonly durationSec: number } | null
 }
@@ -38,6 +43,7 @@ const QUICK: RunPlan = {
   },
   tick: { workerCounts: [1], idleMs: 4_000, warmupMs: 1_000 },
   latency: { eventsPerSec: 20_000, durationSec: 8, warmupMs: 2_000 },
+  produce: { events: 100_000, maxEventsPerTick: 10_000 },
   soak: null,
 }
 
@@ -54,6 +60,7 @@ const FULL: RunPlan = {
   },
   tick: { workerCounts: [1, 2], idleMs: 15_000, warmupMs: 2_000 },
   latency: { eventsPerSec: 20_000, durationSec: 30, warmupMs: 3_000 },
+  produce: { events: 1_000_000, maxEventsPerTick: 10_000 },
   soak: { eventsPerSec: 20_000, durationSec: 180 },
 }
 

@@ -4,7 +4,8 @@ import type { Distribution } from './stats.js'
 
 /**
  * Messages between the harness (run-performance-tests.ts) and the processes it forks: consumer
- * measurements (perf/consumer-process.ts) and the fixed-rate producer (perf/rate-producer.ts).
+ * measurements (perf/consumer-process.ts), producer measurements (perf/producer-process.ts) and
+ * the fixed-rate producer (perf/rate-producer.ts).
  */
 
 /** Consumer that a measurement runs. */
@@ -105,4 +106,55 @@ export interface RateProducerJob {
 export type RateProducerMessage =
   | { readonly type: 'progress', readonly done: number, readonly total: number }
   | { readonly type: 'done', readonly sent: number, readonly ratePerSec: number }
+  | { readonly type: 'failed', readonly message: string }
+
+/** Producer that a producer measurement runs. */
+export const ProducerImplementation = {
+  /** bus.writer() on the main thread; the bus's producer worker encodes and sends. */
+  TICKBUS: 'tickbus',
+  /** One kafkajs producer on the main thread: JSON.stringify and send() in the tick. */
+  KAFKAJS: 'kafkajs',
+} as const
+export type ProducerImplementation = (typeof ProducerImplementation)[keyof typeof ProducerImplementation]
+
+export interface ProducerJob {
+  readonly implementation: ProducerImplementation
+  readonly brokers: readonly string[]
+  readonly topic: string
+  readonly partitions: number
+  /** PerfMove events to send as JSON; the measurement ends when the broker acknowledged all. */
+  readonly events: number
+  /** Events one tick hands to the producer at most. */
+  readonly maxEventsPerTick: number
+  /** Share of the events acknowledged before the measured window starts (warm-up), 0..1. */
+  readonly warmupFraction: number
+  readonly timeoutMs: number
+}
+
+/** Result of one producer measurement. */
+export interface ProducerResult {
+  readonly implementation: ProducerImplementation
+  /** Events acknowledged inside the measured window. */
+  readonly windowEvents: number
+  /** Mean message value size of the first 1000 events as this producer encodes them. */
+  readonly payloadBytes: number
+  /** windowEvents divided by the time from the window's start to the last acknowledgement, per second. */
+  readonly sendRatePerSec: number
+  /** Main-thread event-loop active time in the window per acknowledged event, in ns. */
+  readonly mainThreadNsPerEvent: number
+  /** Frame time (tick lateness plus tick work) in ms, within the window. */
+  readonly frame: Distribution
+  readonly tickWork: Distribution
+  readonly tickLateness: Distribution
+  readonly skippedTicks: number
+  readonly rss: RssSummary
+  /** Writes the outbound ring refused because it was full (tickbus only); they are tried again. */
+  readonly rejectedWrites: number
+  readonly failedEvents: number
+  readonly warnings: readonly string[]
+}
+
+export type ProducerMessage =
+  | { readonly type: 'progress', readonly done: number, readonly total: number }
+  | { readonly type: 'result', readonly result: ProducerResult }
   | { readonly type: 'failed', readonly message: string }

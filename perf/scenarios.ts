@@ -1,12 +1,12 @@
 import type { Admin, Kafka } from 'kafkajs'
-import { startConsumer, runRateProducer } from './children.js'
+import { runProducer, runRateProducer, startConsumer } from './children.js'
 import type { CsvRow } from './csv.js'
 import { DATA_SET_KINDS, DataSetKind, meanPayloadBytes } from './data-sets.js'
 import { createTopic, preProduce } from './kafka-setup.js'
 import { measureKcat } from './kcat.js'
 import type { RunPlan } from './options.js'
 import type { Progress } from './progress.js'
-import { ConsumerImplementation, ConsumerMode, type ConsumerJob, type ConsumerResult } from './protocol.js'
+import { ConsumerImplementation, ConsumerMode, ProducerImplementation, type ConsumerJob, type ConsumerResult, type ProducerResult } from './protocol.js'
 import { formatBytes, formatMs, formatNs, formatRate, formatRatio, formatTable } from './report.js'
 import { median } from './stats.js'
 
@@ -326,6 +326,80 @@ const tickFullIngestScenario: Scenario = {
   },
 }
 
+const produceScenario: Scenario = {
+  name: 'produce-json-small',
+  dataSets: [],
+  description: 'send keyed PerfMove events as JSON from a 60 Hz tick until the broker acknowledged all of them',
+  steps: ({ plan }) => plan.repetitions * 2,
+  run: async (context) => {
+    const { plan, progress } = context
+    const { events, maxEventsPerTick } = plan.produce
+    const results = new Map<ProducerImplementation, ProducerResult[]>([[ProducerImplementation.KAFKAJS, []], [ProducerImplementation.TICKBUS, []]])
+    const labels: Readonly<Record<ProducerImplementation, string>> = {
+      [ProducerImplementation.KAFKAJS]: 'kafkajs producer, main thread, JSON.stringify',
+      [ProducerImplementation.TICKBUS]: 'tickbus writer, 1 producer worker',
+    }
+    for (let repetition = 1; repetition <= plan.repetitions; repetition++) {
+      for (const [implementation, list] of results) {
+        const topic = `${context.runId}-produce-${implementation}-${repetition}`
+        await createTopic(context.admin, topic, plan.partitions)
+        context.createdTopics.push(topic)
+        const label = `produce-json-small ${labels[implementation]} rep ${repetition}/${plan.repetitions}`
+        progress.startStep(label)
+        const result = await runProducer({
+          implementation, brokers: context.brokers, topic, partitions: plan.partitions, events, maxEventsPerTick,
+          warmupFraction: plan.warmupFraction, timeoutMs: consumerTimeoutMs(events, 200),
+        }, (done, total) => { progress.update(done, total) }, context.profileDirectory)
+        for (const warning of result.warnings) progress.log(`  warning from ${label}: ${warning}`)
+        progress.finishStep(`${formatRate(result.sendRatePerSec)}, frame p99 ${formatMs(result.frame.p99)}, peak RSS ${formatBytes(result.rss.peakBytes)}`)
+        list.push(result)
+      }
+    }
+
+    const medianOfProducer = (list: readonly ProducerResult[], pick: (result: ProducerResult) => number): number => median(list.map(pick))
+    const baseline = results.get(ProducerImplementation.KAFKAJS)!
+    const tickbus = results.get(ProducerImplementation.TICKBUS)!
+    const baselineRate = medianOfProducer(baseline, (result) => result.sendRatePerSec)
+    const rate = medianOfProducer(tickbus, (result) => result.sendRatePerSec)
+    context.rows.push({
+      ...context.baseRow,
+      scenario: 'produce-json-small',
+      events,
+      payload_bytes: medianOfProducer(tickbus, (result) => result.payloadBytes),
+      partitions: plan.partitions,
+      workers: 1,
+      send_rate_per_sec: Math.round(rate),
+      tick_p50_ms: rounded(medianOfProducer(tickbus, (result) => result.frame.p50), 3),
+      tick_p99_ms: rounded(medianOfProducer(tickbus, (result) => result.frame.p99), 3),
+      tick_max_ms: rounded(medianOfProducer(tickbus, (result) => result.frame.max), 3),
+      main_thread_ns_per_event: rounded(medianOfProducer(tickbus, (result) => result.mainThreadNsPerEvent), 1),
+      peak_rss_bytes: Math.max(...tickbus.map((result) => result.rss.peakBytes)),
+      rss_start_bytes: Math.round(medianOfProducer(tickbus, (result) => result.rss.startBytes)),
+      rss_end_bytes: Math.round(medianOfProducer(tickbus, (result) => result.rss.endBytes)),
+      baseline: 'kafkajs-main-producer',
+      baseline_value: Math.round(baselineRate),
+      ratio_metric: 'send_rate',
+      ratio_to_baseline: rounded(rate / baselineRate, 3),
+      repetitions: tickbus.length,
+    })
+    const row = (implementation: ProducerImplementation, list: readonly ProducerResult[]): string[] => {
+      const sendRate = medianOfProducer(list, (result) => result.sendRatePerSec)
+      return [
+        labels[implementation], formatRate(sendRate), formatRatio(sendRate / baselineRate),
+        formatNs(medianOfProducer(list, (result) => result.mainThreadNsPerEvent)),
+        formatMs(medianOfProducer(list, (result) => result.frame.p50)), formatMs(medianOfProducer(list, (result) => result.frame.p99)),
+        formatMs(medianOfProducer(list, (result) => result.frame.max)), String(medianOfProducer(list, (result) => result.rejectedWrites)),
+        formatBytes(Math.max(...list.map((result) => result.rss.peakBytes))), list.map((result) => formatRate(result.sendRatePerSec)).join(' '),
+      ]
+    }
+    printScenario(context, 'produce-json-small',
+      `${events} events of about ${medianOfProducer(tickbus, (result) => result.payloadBytes)} B, at most ${maxEventsPerTick} per 60 Hz tick, acks=all, no compression; ` +
+      `rate from ${Math.round(plan.warmupFraction * 100)}% acknowledged to the last acknowledgement; median of ${plan.repetitions}`,
+      ['producer', 'send rate', 'vs kafkajs', 'main ns/event', 'frame p50', 'frame p99', 'frame max', 'full-ring writes', 'peak RSS', 'each repetition'],
+      [row(ProducerImplementation.KAFKAJS, baseline), row(ProducerImplementation.TICKBUS, tickbus)])
+  },
+}
+
 /** Runs one fixed-rate measurement: the consumer joins first, then the producer process starts. */
 async function runFixedRate (context: HarnessContext, label: string, implementation: ConsumerImplementation, topic: string, eventsPerSec: number, durationSec: number): Promise<{ result: ConsumerResult, sendRatePerSec: number }> {
   const { plan, progress } = context
@@ -435,6 +509,7 @@ export const SCENARIOS: readonly Scenario[] = [
   ...DATA_SET_KINDS.map(ingestScenario),
   tickIdleScenario,
   tickFullIngestScenario,
+  produceScenario,
   latencyScenario,
   soakScenario,
 ]
