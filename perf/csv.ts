@@ -3,8 +3,8 @@ import { readFile, rename, writeFile } from 'node:fs/promises'
 
 /**
  * Columns of perf-results.csv, in order. perf/README.md describes each. Rows written under an
- * older header are migrated when the file is next written: each value moves to the column of the
- * same name, new columns stay empty, and old columns that are no longer written are kept at the end.
+ * older header are migrated when the file is next written. Each value moves to the column of the
+ * same name, and new columns stay empty. Old columns that are no longer written are kept at the end.
  */
 export const CSV_COLUMNS = [
   'timestamp',

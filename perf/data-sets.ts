@@ -105,7 +105,7 @@ export function meanPayloadBytes (kind: DataSetKind, sample = 1000): number {
   return Math.round(bytes / sample)
 }
 
-/** The topology a tickbus consumer of `kind` uses: one topic, one group of `shards` shards. */
+/** Builds the topology of a tickbus consumer of `kind`: one topic, one group of `shards` shards. */
 export function createPerfTopology (kind: DataSetKind, topic: string, partitions: number, groupId: string, shards: number): Topology {
   const builder = createTopology()
     .topic(topic, { partitions, replicationFactor: 1 })

@@ -58,7 +58,7 @@ message PerfHit {
 export const PerfMoveProto = protoRoot.lookupType('perf.PerfMove')
 export const PerfHitProto = protoRoot.lookupType('perf.PerfHit')
 
-/** Header whose value says which event type a record of the mixed topic carries. */
+/** Header whose value names the event type that a record of the mixed topic carries. */
 export const EVENT_TYPE_HEADER = 'event-type'
 export const MOVE_HEADER_VALUE = 'move'
 export const HIT_HEADER_VALUE = 'hit'

@@ -9,7 +9,7 @@ import { Kafka, logLevel, Partitioners, type Message } from 'kafkajs'
 import { createMessage } from './data-sets.js'
 import type { RateProducerJob, RateProducerMessage } from './protocol.js'
 
-/** Interval between batches in ms; each batch holds the events due since the last one. */
+/** Interval between batches in ms. Each batch contains the events due since the previous one. */
 const SEND_INTERVAL_MS = 5
 
 function send (message: RateProducerMessage): void {
