@@ -72,9 +72,13 @@ export async function runConsumerShard (task: ConsumerShardTask): Promise<ShardS
   if (task.commit.mode === 'manual') {
     runtime.onCommitRequest((requestId, offsets) => { void scheduleCommit(requestId, offsets) })
   }
-  const commitTimer = task.commit.mode === 'released'
-    ? setInterval(() => { void scheduleCommit(null) }, task.commit.intervalMs)
-    : undefined
+  // Manual mode commits only what bus.commit() names, but the tracker still has to drop what the
+  // main thread released, or it keeps one entry per record for as long as the shard runs.
+  const settleReleased = (): void => {
+    if (task.commit.mode === 'released') void scheduleCommit(null)
+    else runtime.takeCommittable()
+  }
+  const commitTimer = setInterval(settleReleased, task.commit.intervalMs)
 
   consumer.on(consumer.events.GROUP_JOIN, (event) => {
     const assignment = event.payload.memberAssignment
@@ -123,7 +127,7 @@ export async function runConsumerShard (task: ConsumerShardTask): Promise<ShardS
           resolveOffset(message.offset)
         }
         runtime.publish()
-        if (runtime.task.commit.mode === 'released' && runtime.offsets.size >= task.commit.records) void scheduleCommit(null)
+        if (runtime.offsets.size >= task.commit.records) settleReleased()
         await heartbeat()
       },
     })
