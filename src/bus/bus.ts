@@ -462,11 +462,18 @@ export class Bus {
     const u8 = memory.u8
     const u16 = memory.u16
     const i32 = memory.i32
+    const f64 = memory.f64
     const partitions = this.metrics.partitions
+    const slotBase = partitions.ringSlotBase[ringIndex]!
+    const partitionLimit = partitions.ringPartitionLimit[ringIndex]!
+    const lastDrainedOffset = partitions.lastDrainedOffset
+    const drainedThisTick = partitions.drainedThisTick
     const ringMetrics = this.metrics.rings[ringIndex]!
-    // The current run of consecutive records from one partition. It is counted in locals and
-    // added to the per-partition figures when the partition changes and at the end, so a record
-    // costs two loads and a compare here: a fetch batch is one partition, so runs are long.
+    // The current run of consecutive records from one partition, with its PartitionMetrics slot
+    // (-1 for a partition without one). It is counted in locals and added to the slot when the
+    // partition changes and at the end, so a record costs two loads and a compare here: a fetch
+    // batch is one partition, so runs are long.
+    let runSlot = -1
     let runTopic = -1
     let runPartition = -1
     let runCount = 0
@@ -516,16 +523,24 @@ export class Bus {
       const topic = u16[(offset + Header.TOPIC) >> 1]!
       const partition = i32[(offset + Header.PARTITION) >> 2]!
       if (partition !== runPartition || topic !== runTopic) {
-        if (runCount > 0) partitions.addDrained(ringIndex, memory, runTopic, runPartition, runCount, runLast)
+        if (runSlot >= 0) {
+          drainedThisTick[runSlot] += runCount
+          lastDrainedOffset[runSlot] = f64[(runLast + Header.OFFSET) >> 3]!
+        }
         runTopic = topic
         runPartition = partition
         runCount = 0
+        // A topic id outside the table reads undefined, and the comparison is then false.
+        runSlot = partition >= 0 && partition < partitionLimit[topic]! ? slotBase[topic]! + partition : -1
       }
       runCount++
       runLast = offset
       total++
     }
-    if (runCount > 0) partitions.addDrained(ringIndex, memory, runTopic, runPartition, runCount, runLast)
+    if (runSlot >= 0) {
+      drainedThisTick[runSlot] += runCount
+      lastDrainedOffset[runSlot] = f64[(runLast + Header.OFFSET) >> 3]!
+    }
     return result
   }
 

@@ -1,5 +1,3 @@
-import { Header } from '../ring/layout.js'
-import type { RingMemory } from '../ring/memory.js'
 import type { Topology } from '../topology/types.js'
 import { consumerLag, lagBasis, type LagBasis, type PartitionOffsets } from './lag.js'
 import { SlotField, UNKNOWN_OFFSET, slotFieldIndex, type ShardStatsLayout } from './shard-stats-layout.js'
@@ -40,10 +38,10 @@ export class PartitionMetrics {
    * decode errors. Records whose partition has no slot (see shard-stats-layout.ts) are not counted.
    */
   readonly drainedThisTick: Int32Array
-  /** Per ring: global slot of each topic id's partition 0, or -1. */
-  readonly #ringSlotBase: Int32Array[] = []
-  /** Per ring: declared partition count per topic id, 0 for topics its group does not read. */
-  readonly #ringPartitionLimit: Int32Array[] = []
+  /** @internal Per ring: slot of each topic id's partition 0, or -1. Read by the claim loop. */
+  readonly ringSlotBase: Int32Array[] = []
+  /** @internal Per ring: declared partition count per topic id, 0 for topics its group does not read. */
+  readonly ringPartitionLimit: Int32Array[] = []
 
   readonly #drainedBefore: Float64Array
   readonly #layouts: readonly ShardStatsLayout[]
@@ -183,8 +181,8 @@ export class PartitionMetrics {
     this.#shardFields[shard] = new Float64Array(stats)
     this.#shardGroup[shard] = groupIndex
     this.#groupShards[groupIndex]!.push(shard)
-    this.#ringSlotBase[shard] = this.#groupSlotBase[groupIndex]!
-    this.#ringPartitionLimit[shard] = this.#layouts[groupIndex]!.partitionLimit
+    this.ringSlotBase[shard] = this.#groupSlotBase[groupIndex]!
+    this.ringPartitionLimit[shard] = this.#layouts[groupIndex]!.partitionLimit
   }
 
   /**
@@ -209,19 +207,6 @@ export class PartitionMetrics {
   /** @internal Forgets what `shard` owns, after it failed or stopped. */
   clearAssignment (shard: number): void {
     for (let slot = 0; slot < this.size; slot++) if (this.#owner[slot] === shard) this.#owner[slot] = -1
-  }
-
-  /**
-   * @internal Adds a run of `count` consecutive records of one partition, which the claim loop
-   * handed out from ring `ring`, to the slot's count. Also stores the Kafka offset of the run's
-   * last record, which starts at byte `lastRecord` of the ring. Skips a partition without a slot.
-   */
-  addDrained (ring: number, memory: RingMemory, topic: number, partition: number, count: number, lastRecord: number): void {
-    // A topic id outside the table reads undefined, and the comparison is then false.
-    if (!(partition >= 0 && partition < this.#ringPartitionLimit[ring]![topic]!)) return
-    const slot = this.#ringSlotBase[ring]![topic]! + partition
-    this.drainedThisTick[slot] += count
-    this.lastDrainedOffset[slot] = memory.f64[(lastRecord + Header.OFFSET) >> 3]!
   }
 
   /**
