@@ -26,10 +26,10 @@ import { printPerEventTable } from './per-event-table.js'
  *   thread; the worker discards what it receives.
  * - JSON.stringify into a queue: the main thread encodes, as a producer without a worker would.
  *
- * The second table runs after the writer has also seen other event types and write options,
- * which makes its call sites polymorphic, as in a game that writes many types: the plain write
- * again, with a string key and two headers, and with a 16-character string field. tinybench warms
- * up every task of a table before it measures, so the two tables are separate.
+ * The second table runs after the writer has also seen other event types and write options. Its
+ * call sites are then polymorphic, as in a game that writes many types. It measures the plain
+ * write again, a write with a string key and two headers, and one with a 16-character string
+ * field. tinybench warms up every task of a table before it measures, so the tables are separate.
  *
  * Then an allocation check: one million writes, counting garbage collections and heap growth.
  */

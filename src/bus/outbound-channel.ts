@@ -51,6 +51,8 @@ export interface ProducerStopResult {
   readonly failures: readonly DeliveryFailure[]
   /** Whether the producer task did not finish within the timeout. */
   readonly timedOut: boolean
+  /** Why the producer task failed while stopping; null when it stopped cleanly or timed out. */
+  readonly error: TickbusError | null
 }
 
 /** Settings the bus passes to its outbound channel. */
@@ -197,6 +199,10 @@ export class OutboundChannel {
    * Resolves true once every event written before the call is settled: delivered, or reported as
    * failed (its failure record is then in the feedback ring for the next tick). Resolves false
    * when `timeoutMs` passes first. Asks the producer to send without waiting for lingerMs.
+   *
+   * NOTE: a failed event settles only once its record is in the feedback ring, which ticks
+   * release. A flush awaited without ticks times out when more failures arrive than that ring
+   * holds (outbound.feedbackRingCapacityBytes).
    */
   async flush (timeoutMs: number): Promise<boolean> {
     if (!(timeoutMs >= 0)) throw invalidOption('flush(timeoutMs)', 'must be a non-negative number of ms', timeoutMs)
@@ -233,11 +239,12 @@ export class OutboundChannel {
     this.#post({ type: 'stop', timeoutMs })
 
     let timedOut = false
+    let stopError: TickbusError | null = null
     if (this.#task !== undefined) {
       let timer: NodeJS.Timeout | undefined
       const outcome = await Promise.race([
         this.#task.then(() => 'stopped' as const, (error: unknown) => {
-          this.#settings.onError(this.#crashError(error))
+          stopError = this.#crashError(error)
           return 'failed' as const
         }),
         new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), timeoutMs + STOP_GRACE_MS) }),
@@ -250,8 +257,9 @@ export class OutboundChannel {
 
     const counters = readProducerCounters(this.#control)
     const undelivered = this.#unsettled(this.writer.written) + this.#lost
+    if (stopError !== null) this.#settings.logger.error({ err: stopError }, 'producer failed while stopping')
     this.#settings.logger.info({ delivered: counters.delivered, failed: counters.failed, undelivered, timedOut }, 'producer stopped')
-    return { delivered: counters.delivered, failed: counters.failed, undelivered, failures: this.#takeUnreadFailures(), timedOut }
+    return { delivered: counters.delivered, failed: counters.failed, undelivered, failures: this.#takeUnreadFailures(), timedOut, error: stopError }
   }
 
   /** Events written and not settled, from the writer's count and the worker's SETTLED word. */

@@ -390,7 +390,7 @@ describe('flush and stop', () => {
     writeMoves(bus, 40)
     const report = await bus.stop(10_000)
 
-    expect(report.producer).toMatchObject({ delivered: 40, failed: 0, undelivered: 0, failures: [], timedOut: false })
+    expect(report.producer).toMatchObject({ delivered: 40, failed: 0, undelivered: 0, failures: [], timedOut: false, error: null })
     expect(await consume(kafka, topic, 40)).toHaveLength(40)
   })
 })

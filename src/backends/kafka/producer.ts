@@ -50,25 +50,25 @@ const COMPRESSION_TYPES: Record<KafkaProducerSettings['compression'], Compressio
   snappy: CompressionTypes.Snappy,
 }
 
-/** Interval in ms in which repeated send failures are logged once, with a count. */
+/** Interval in ms in which repeated send failures or retries are logged once, with a count. */
 const FAILURE_LOG_WINDOW_MS = 10_000
 
 /** Sends partition batches with a kafkajs producer, with tickbus's own retry loop around each send. */
 class KafkaProducerBackend implements ProducerBackend {
   readonly #producer: Producer
   readonly #settings: KafkaProducerSettings
-  readonly #log: { send (message: FromProducerMessage): void }
   readonly #partitioner = Partitioners.DefaultPartitioner()
   readonly #partitionMetadata = new Map<number, PartitionMetadata[]>()
   readonly #compression: CompressionTypes
+  readonly #failureLog: RateLimitedLog
+  readonly #retryLog: RateLimitedLog
   #connecting: Promise<void> | undefined
   #closed = false
-  #failureWindowStart = 0
-  #failuresInWindow = 0
 
   constructor (kafka: Kafka, settings: KafkaProducerSettings, log: { send (message: FromProducerMessage): void }) {
     this.#settings = settings
-    this.#log = log
+    this.#failureLog = new RateLimitedLog(log)
+    this.#retryLog = new RateLimitedLog(log)
     this.#compression = COMPRESSION_TYPES[settings.compression]
     this.#producer = kafka.producer({
       allowAutoTopicCreation: false,
@@ -116,11 +116,26 @@ class KafkaProducerBackend implements ProducerBackend {
       } catch (error) {
         const failure = describeSendFailure(error, batch, attempt)
         if (!failure.retriable || attempt > this.#settings.retries || this.#closed) {
-          this.#logFailure(failure, batch)
+          this.#failureLog.log(`Delivery of ${batch.messages.length} events to ${batch.topic}[${batch.partition}] failed; they are reported as delivery failures`, {
+            topic: batch.topic,
+            partition: batch.partition,
+            code: failure.code,
+            errorType: failure.errorType,
+            error: failure.message,
+            attempts: failure.attempts,
+          })
           return failure
         }
         onRetry()
         const backoffMs = Math.min(this.#settings.retryBackoffMaxMs, this.#settings.retryBackoffMs * 2 ** (attempt - 1))
+        this.#retryLog.log(`Sending to ${batch.topic}[${batch.partition}] failed; retrying`, {
+          topic: batch.topic,
+          partition: batch.partition,
+          errorType: failure.errorType,
+          error: failure.message,
+          attempt,
+          backoffMs,
+        })
         await sleep(backoffMs)
       }
     }
@@ -139,21 +154,30 @@ class KafkaProducerBackend implements ProducerBackend {
     })
     await this.#connecting
   }
+}
 
-  #logFailure (failure: SendFailure, batch: PartitionBatch): void {
+/**
+ * Logs one warning per FAILURE_LOG_WINDOW_MS and counts the others, which the next warning
+ * carries as `suppressed`, so a broker outage does not log once per batch.
+ */
+class RateLimitedLog {
+  readonly #sink: { send (message: FromProducerMessage): void }
+  #windowStart = -Infinity
+  #suppressed = 0
+
+  constructor (sink: { send (message: FromProducerMessage): void }) {
+    this.#sink = sink
+  }
+
+  log (message: string, fields: Record<string, unknown>): void {
     const now = Date.now()
-    if (now - this.#failureWindowStart > FAILURE_LOG_WINDOW_MS) {
-      const suppressed = this.#failuresInWindow > 1 ? this.#failuresInWindow - 1 : 0
-      this.#failureWindowStart = now
-      this.#failuresInWindow = 0
-      this.#log.send({
-        type: 'log',
-        level: 'warn',
-        message: `Delivery of ${batch.messages.length} events to ${batch.topic}[${batch.partition}] failed; they are reported as delivery failures`,
-        fields: { topic: batch.topic, partition: batch.partition, code: failure.code, errorType: failure.errorType, error: failure.message, attempts: failure.attempts, suppressedFailures: suppressed },
-      })
+    if (now - this.#windowStart < FAILURE_LOG_WINDOW_MS) {
+      this.#suppressed++
+      return
     }
-    this.#failuresInWindow++
+    this.#windowStart = now
+    this.#sink.send({ type: 'log', level: 'warn', message, fields: { ...fields, suppressed: this.#suppressed } })
+    this.#suppressed = 0
   }
 }
 
