@@ -51,7 +51,7 @@ export interface ProducerStopResult {
   readonly failures: readonly DeliveryFailure[]
   /** Whether the producer task did not finish within the timeout. */
   readonly timedOut: boolean
-  /** Why the producer task failed while stopping; null when it stopped cleanly or timed out. */
+  /** Error of a producer task that failed while stopping; null when it stopped cleanly or timed out. */
   readonly error: TickbusError | null
 }
 
@@ -65,7 +65,7 @@ export interface OutboundChannelSettings {
   readonly options: OutboundOptions | undefined
   /** Delay before a crashed producer task starts again, in ms; it doubles per crash up to maxRestartDelayMs. */
   readonly restartDelayMs: number
-  /** Longest delay before a restart, in ms. */
+  /** Maximum delay before a restart, in ms. */
   readonly maxRestartDelayMs: number
   /** Receives errors for the bus's next tick. */
   readonly onError: (error: TickbusError) => void
@@ -201,8 +201,8 @@ export class OutboundChannel {
    * when `timeoutMs` passes first. Asks the producer to send without waiting for lingerMs.
    *
    * NOTE: a failed event settles only once its record is in the feedback ring, which ticks
-   * release. A flush awaited without ticks times out when more failures arrive than that ring
-   * holds (outbound.feedbackRingCapacityBytes).
+   * release. A flush awaited without ticks times out when more failures arrive than fit into that
+   * ring (outbound.feedbackRingCapacityBytes).
    */
   async flush (timeoutMs: number): Promise<boolean> {
     if (!(timeoutMs >= 0)) throw invalidOption('flush(timeoutMs)', 'must be a non-negative number of ms', timeoutMs)
