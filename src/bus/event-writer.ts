@@ -73,11 +73,12 @@ export function createEventWriter (options: EventWriterOptions): EventWriter {
  *
  * Main thread, or whichever single thread owns the ring's writing side. write() never blocks and
  * never awaits: it copies the event's fields into shared memory and returns. It publishes the
- * record to the worker at once when the worker sleeps, and otherwise every PUBLISH_EVERY_RECORDS
- * records; publish() (which bus.tick(), flush() and stop() call) publishes the rest. When the
- * ring is full it writes nothing and returns false; the event is not sent, and the count of such
- * writes is reported as a RING_FULL bus error on the next tick. A write of an event type, field
- * values, topic or options that the topology does not allow throws.
+ * record to the worker at once when the worker sleeps with nothing to send, and otherwise every
+ * PUBLISH_EVERY_RECORDS records. publish(), which bus.tick(), flush() and stop() call, publishes
+ * the rest, so a record waits at most until the next tick. When the ring is full, write()
+ * writes nothing and returns false. The event is then not sent, and the count of such writes is
+ * reported as a RING_FULL bus error on the next tick. A write of an event type, field values,
+ * topic or options that the topology does not allow throws.
  *
  * A write allocates nothing for events with scalar fields and ASCII strings of up to 32
  * characters, with or without a Uint8Array key; bench/writer.bench.ts measures it. A string key

@@ -372,6 +372,19 @@ describe('flush and stop', () => {
     expect(bus.producerStatistics()).toMatchObject({ delivered: 30, pending: 0 })
   })
 
+  it('wakes an idle producer without a tick', async () => {
+    const topic = uniqueName('wake')
+    const bus = await startKafkaBus({ topology: moveTopology(topic), kafka: { producer: { lingerMs: 0 } } })
+    // A write while the worker runs waits for the next tick, so a first event goes out with one.
+    bus.writer().write(Move, { playerId: 0, x: 0, name: 'first' })
+    bus.tick()
+    await waitFor(() => bus.producerStatistics().delivered === 1, 10_000, { description: 'the first event delivered' })
+
+    // The worker sleeps idle after that send, so this write publishes and wakes it at once.
+    bus.writer().write(Move, { playerId: 1, x: 0, name: 'alone' })
+    await waitFor(() => bus.producerStatistics().delivered === 2, 10_000, { description: 'the lone event delivered' })
+  })
+
   it('flush resolves false on timeout', async () => {
     const closed = await findClosedPort()
     const producer = startInProcessProducer({
