@@ -306,6 +306,8 @@ export class ProducerRuntime {
 
   #partitionOf (topicId: number, topic: string, requested: number, key: Buffer | null): number {
     if (requested >= 0) return requested
+    // NOTE: the count is the topology's declared one. A topic that has more partitions on the
+    // broker (accepted with onPartitionMismatch 'warn') gets keyed events on the declared ones only.
     const partitions = this.#partitionMetadata[topicId]!
     if (key !== null) return this.#backend.partitionForKey(topic, key, partitions)
     return this.#stickyPartitions[topicId]!
