@@ -268,7 +268,10 @@ export class Bus {
     return this.#outbound.statistics()
   }
 
-  /** Bus errors (worker crashes, broker outages, failed commits) that arrived before this tick. */
+  /**
+   * Bus errors (worker crashes, broker outages, writes refused by a full outbound ring) that
+   * arrived before this tick. Failed commits are reported in commitResults instead.
+   */
   get errors (): readonly TickbusError[] {
     return this.#errors
   }
