@@ -15,7 +15,7 @@ export const OFFSET_REFRESH_INTERVAL_MS = 5000
  * the shard's worker thread with its own kafkajs admin client, every OFFSET_REFRESH_INTERVAL_MS
  * and after each assignment, for the partitions the shard owns only.
  *
- * Failures are counted in the stats buffer; the first failure after a success is logged at warn
+ * Failures are counted in the stats buffer. The first failure after a success is logged at warn
  * with the error, and the next success at info with the number of failed attempts.
  */
 export class OffsetRefresher {
@@ -124,7 +124,7 @@ export class OffsetRefresher {
         runtime.send({
           type: 'log',
           level: 'warn',
-          message: `broker offset refresh failed; log start and committed offsets keep their last values until a refresh succeeds: ${message}`,
+          message: `broker offset refresh failed, so log start and committed offsets keep their last values until a refresh succeeds: ${message}`,
           fields: { groupId: runtime.task.groupId, worker: runtime.task.shard, topics },
         })
       }
