@@ -30,6 +30,13 @@ export { DecodeErrorEvent } from './bus/builtin-events.js'
 export { CommitMode } from './bus/messages.js'
 export type { PartitionOffset } from './bus/messages.js'
 
+// Writing events to Kafka from the tick
+export { createEventWriter, EventWriter } from './bus/event-writer.js'
+export type { WriteOptions, EventWriterOptions } from './bus/event-writer.js'
+export { DeliveryFailureView } from './bus/delivery-failure.js'
+export type { DeliveryFailure } from './bus/delivery-failure.js'
+export type { ProducerStatistics, ProducerStopResult, OutboundOptions } from './bus/outbound-channel.js'
+
 // Metrics
 export { registerMetrics } from './metrics/register-metrics.js'
 export type { RegisterMetricsOptions } from './metrics/register-metrics.js'
@@ -47,6 +54,7 @@ export { Metric, MetricLabel, DEFAULT_METRIC_PREFIX } from './metrics/metric-nam
 export type { Backend, BackendStartReport } from './backends/backend.js'
 export { kafkaBackend, checkKafkaTopology } from './backends/kafka/kafka-backend.js'
 export type { KafkaBackendOptions, KafkaClientOptions, KafkaConsumerOptions } from './backends/kafka/options.js'
+export type { KafkaProducerOptions } from './backends/kafka/producer-options.js'
 export { applyTopology } from './backends/kafka/apply-topology.js'
 export type { ApplyTopologyOptions, ApplyTopologyReport } from './backends/kafka/apply-topology.js'
 
@@ -60,6 +68,8 @@ export type { RecordMetadata } from './backends/embedded/broker.js'
 export type { WorkerTaskTarget, WorkerTaskResources } from './backends/backend.js'
 export { ShardRuntime } from './bus/shard-runtime.js'
 export type { DecodeAttempt, ShardBackendHooks } from './bus/shard-runtime.js'
+export { ProducerRuntime } from './bus/producer-runtime.js'
+export type { ProducerBackend, PartitionBatch, OutgoingMessage, OutgoingHeaders, SendFailure, BatchSettings } from './bus/producer-runtime.js'
 export type { IncomingRecord } from './bus/ingest.js'
 export { resolveTopology } from './topology/resolve-topology.js'
 export type { LiveTopology, LiveTopic, LiveBinding, BindingRecord } from './topology/resolve-topology.js'
