@@ -17,6 +17,7 @@ import type { Backend } from '../backends/backend.js'
 import { DECODE_ERROR_TYPE_ID, DecodeErrorEvent } from './builtin-events.js'
 import { EventReader } from './event-reader.js'
 import { EventWindow } from './event-window.js'
+import { partitionKey } from './offset-tracker.js'
 import type { CommitMode, CommitSettings, ConsumerShardTask, FromWorkerMessage, PartitionOffset, ShardStopReport } from './messages.js'
 import { resolveBusOptions, type BusOptions, type TickLimits } from './bus-options.js'
 import { BusMetrics } from '../metrics/bus-metrics.js'
@@ -90,6 +91,11 @@ interface ShardState {
   restartTimer: NodeJS.Timeout | undefined
   /** Partitions the shard owns, from its last assignment message, as `topic:partition`. */
   assignment: Set<string>
+  /**
+   * Partitions (as partitionKey values) the shard lost in its last rebalance, and the ring
+   * position before which their records are skipped; null when nothing is to be skipped.
+   */
+  revoked: { readonly keys: Set<number>, readonly until: number } | null
   startedAt: number
 }
 
@@ -133,6 +139,8 @@ export class Bus {
   #pendingCommits: CommitResult[] = []
   #commitResults: CommitResult[] = []
   #commitRequestId = 0
+  #revokedRecordsSkipped = 0
+  readonly #topicIds: ReadonlyMap<string, number>
   readonly #generationGetter = (): number => this.#generation
 
   constructor (options: BusOptions) {
@@ -141,6 +149,7 @@ export class Bus {
     this.backend = this.#options.backend
     this.logger = this.#options.logger
     this.#limits = this.#options.limits
+    this.#topicIds = new Map(this.topology.topics.map((topic) => [topic.name, topic.id]))
     this.#context = createViewContext({
       topics: ['', ...this.topology.topics.map((topic) => topic.name)],
       groups: ['', ...this.topology.groups.map((group) => group.groupId)],
@@ -200,6 +209,7 @@ export class Bus {
           attempt: 0,
           restartTimer: undefined,
           assignment: new Set(),
+          revoked: null,
           startedAt: 0,
         })
       }
@@ -266,6 +276,14 @@ export class Bus {
   /** Producer figures: written, refused, pending, delivered, failed and retried events. */
   producerStatistics (): ProducerStatistics {
     return this.#outbound.statistics()
+  }
+
+  /**
+   * Records not handed out because their partition moved to another consumer in a rebalance
+   * before the tick read them; the partition's new owner reads them from the committed offset.
+   */
+  get revokedRecordsSkipped (): number {
+    return this.#revokedRecordsSkipped
   }
 
   /**
@@ -472,6 +490,7 @@ export class Bus {
     const lastDrainedOffset = partitions.lastDrainedOffset
     const drainedThisTick = partitions.drainedThisTick
     const ringMetrics = this.metrics.rings[ringIndex]!
+    const shard = this.#shards[ringIndex]!
     // The current run of consecutive records from one partition, with its PartitionMetrics slot
     // (-1 for a partition without one). It is counted in locals and added to the slot when the
     // partition changes and at the end, so a record costs two loads and a compare here: a fetch
@@ -514,6 +533,10 @@ export class Bus {
         ringMetrics.recordsHandedOut++
         continue
       }
+      if (shard.revoked !== null && this.#skipRevoked(shard, shard.revoked, before, offset)) {
+        ringMetrics.recordsHandedOut++
+        continue
+      }
       if (drainedPerType[type]! >= limits.maxEventsPerType[type]!) {
         // Records are released by position, so the ring cannot skip this one: it waits, with
         // everything after it in this ring, for the next tick.
@@ -545,6 +568,23 @@ export class Bus {
       lastDrainedOffset[runSlot] = f64[(runLast + Header.OFFSET) >> 3]!
     }
     return result
+  }
+
+  /**
+   * Tells whether the record at `offset`, read from ring position `position`, belongs to a
+   * partition the shard lost and was written before the rebalance. Clears the shard's revoked
+   * set once the claim has passed the rebalance position.
+   */
+  #skipRevoked (shard: ShardState, revoked: { readonly keys: Set<number>, readonly until: number }, position: number, offset: number): boolean {
+    if (((revoked.until - position) | 0) <= 0) {
+      shard.revoked = null
+      return false
+    }
+    const memory = shard.memory
+    const key = partitionKey(memory.u16[(offset + Header.TOPIC) >> 1]!, memory.i32[(offset + Header.PARTITION) >> 2]!)
+    if (!revoked.keys.has(key)) return false
+    this.#revokedRecordsSkipped++
+    return true
   }
 
   #startShard (shard: ShardState): void {
@@ -600,13 +640,28 @@ export class Bus {
     }, delay)
   }
 
+  /** Remembers the partitions a rebalance took from the shard, so their unread records are skipped. */
+  #noteRevoked (shard: ShardState, previous: ReadonlySet<string>, ringPosition: number | undefined): void {
+    if (ringPosition === undefined) return
+    const keys = new Set<number>()
+    for (const name of previous) {
+      if (shard.assignment.has(name)) continue
+      const separator = name.lastIndexOf(':')
+      const topic = this.#topicIds.get(name.slice(0, separator))
+      if (topic !== undefined) keys.add(partitionKey(topic, Number(name.slice(separator + 1))))
+    }
+    shard.revoked = keys.size === 0 ? null : { keys, until: ringPosition | 0 }
+  }
+
   #onWorkerMessage (shard: ShardState, message: FromWorkerMessage): void {
     switch (message.type) {
       case 'started':
         this.logger.info({ shard: shard.index, groupId: shard.groupId }, 'consumer shard started')
         break
       case 'assignment': {
+        const previous = shard.assignment
         shard.assignment = new Set(message.partitions.flatMap((entry) => entry.partitions.map((partition) => `${entry.topic}:${partition}`)))
+        this.#noteRevoked(shard, previous, message.ringPosition)
         this.metrics.partitions.setAssignment(shard.index, message.partitions)
         this.logger.info({ shard: shard.index, groupId: shard.groupId, partitions: message.partitions }, 'partitions assigned')
         break

@@ -106,7 +106,19 @@ export type ToWorkerMessage =
 /** Worker to main thread. */
 export type FromWorkerMessage =
   | { readonly type: 'started', readonly shard: number }
-  | { readonly type: 'assignment', readonly shard: number, readonly generation: number, readonly partitions: readonly { topic: string, partitions: number[] }[] }
+  | {
+    readonly type: 'assignment'
+    readonly shard: number
+    /** Grows with each assignment the shard receives. */
+    readonly generation: number
+    readonly partitions: readonly { topic: string, partitions: number[] }[]
+    /**
+     * The shard's ring write position (RingWriter.writePosition) when the assignment took effect.
+     * Records of partitions the shard lost that lie before it are not handed out, because their
+     * offsets will not be committed and the partition's new owner reads them again.
+     */
+    readonly ringPosition?: number
+  }
   | { readonly type: 'commit-result', readonly shard: number, readonly offsets: readonly PartitionOffset[], readonly error: ErrorRecord | null, readonly latencyMs: number, readonly requestId: number | null }
   | { readonly type: 'error', readonly shard: number, readonly error: ErrorRecord }
   | { readonly type: 'log', readonly level: 'info' | 'warn' | 'error', readonly message: string, readonly fields: Record<string, unknown> }

@@ -39,7 +39,7 @@ export async function runConsumerShard (task: ConsumerShardTask): Promise<ShardS
   const partitions = new Map<number, PartitionState>()
   client.onAssignment = (assignment) => {
     applyAssignment(runtime, partitions, assignment.partitions)
-    runtime.send({ type: 'assignment', shard: task.shard, generation: assignment.generation, partitions: groupByTopic(assignment.partitions) })
+    runtime.send({ type: 'assignment', shard: task.shard, generation: assignment.generation, partitions: groupByTopic(assignment.partitions), ringPosition: runtime.writer.writePosition })
   }
 
   runtime.hooks = {

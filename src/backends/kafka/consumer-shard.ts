@@ -80,6 +80,7 @@ export async function runConsumerShard (task: ConsumerShardTask): Promise<ShardS
   }
   const commitTimer = setInterval(settleReleased, task.commit.intervalMs)
 
+  let joins = 0
   consumer.on(consumer.events.GROUP_JOIN, (event) => {
     const assignment = event.payload.memberAssignment
     const partitions = Object.entries(assignment).map(([topic, list]) => ({ topic, partitions: [...list] }))
@@ -90,7 +91,8 @@ export async function runConsumerShard (task: ConsumerShardTask): Promise<ShardS
       const topic = topology.topics[(key >>> 15) - 1]
       return topic !== undefined && owned.has(`${topic.name}:${key & 0x7fff}`)
     })
-    runtime.send({ type: 'assignment', shard: task.shard, generation: event.payload.groupId === task.groupId ? Date.now() : 0, partitions })
+    joins++
+    runtime.send({ type: 'assignment', shard: task.shard, generation: joins, partitions, ringPosition: runtime.writer.writePosition })
     offsetRefresher.refreshNow()
   })
   consumer.on(consumer.events.CRASH, (event) => {
