@@ -45,7 +45,7 @@ export interface BusOptions {
     /** Default 30000. */
     maxDelayMs?: number
   }
-  /** Time stop() waits for shards to commit and leave their groups, in ms. Default 10000. */
+  /** Time stop() waits for the producer to deliver what was written and for shards to commit and leave their groups, in ms. Default 10000. */
   stopTimeoutMs?: number
   /** Ring sizes of the outbound path (events the tick writes, delivery failures). */
   outbound?: OutboundOptions
