@@ -7,7 +7,8 @@ import { uniqueName, useTestKafka, waitFor } from '../helpers/kafka.js'
 import { ConsumerProcess, LoadProducer, missingIds } from './fault-harness.js'
 
 const PARTITIONS = 3
-const OUTAGE_MS = 8000
+/** Longer than the producer's default retry back-off (5 retries, 2.5 s in all), so that some sends fail. */
+const OUTAGE_MS = 5000
 
 describe('broker restart', () => {
   // The test stops and restarts a broker of its own. With KAFKA_BOOTSTRAP_SERVERS set, the
@@ -19,8 +20,10 @@ describe('broker restart', () => {
       controllerPort: controllerPort!,
       logFile: join(readSettings().stateDir, `test-broker-${port}.log`),
     })
+    // The broker is thrown away afterwards, so SIGKILL spares the controlled shutdown.
     onTestFinished(async () => {
-      await ('stop' in broker ? broker.stop() : broker.removeData())
+      const stopped = 'stopKeepingData' in broker ? await broker.stopKeepingData({ signal: 'SIGKILL' }) : broker
+      await stopped.removeData()
     })
     const brokers = [broker.bootstrapServers]
 
@@ -39,7 +42,7 @@ describe('broker restart', () => {
       heartbeatIntervalMs: 1000,
       produce: { topic: echoTopic, partitions: PARTITIONS, eventsPerTick: 2 },
     })
-    await waitFor(() => consumer.events.length >= 500, 30_000, { description: '500 events before the outage' })
+    await waitFor(() => consumer.events.length >= 300, 30_000, { description: '300 events before the outage' })
 
     const outageStarted = Date.now()
     broker = await (broker as RunningBroker).stopKeepingData()
@@ -51,7 +54,7 @@ describe('broker restart', () => {
     const restartMs = Date.now() - restartStarted
 
     const acknowledgedAtRestart = load.acknowledged
-    await waitFor(() => load.acknowledged >= acknowledgedAtRestart + 500, 30_000, { description: 'the producer to resume' })
+    await waitFor(() => load.acknowledged >= acknowledgedAtRestart + 200, 30_000, { description: 'the producer to resume' })
     const acknowledged = await load.stop()
     await waitFor(() => new Set(consumer.events.map((event) => event.id)).size >= acknowledged, 30_000, { description: `all ${acknowledged} ids after the restart` })
     const stopped = await consumer.stop()
