@@ -54,6 +54,7 @@ export class ShardRuntime {
   #stopWaiters: Array<() => void> = []
   #onStop: Array<(timeoutMs: number) => void> = []
   #onCommitRequest: Array<(requestId: number, offsets: readonly PartitionOffset[]) => void> = []
+  #releasedSinceTake = 0
   readonly #events: DecodedEvent[] = []
   readonly #attempts: DecodeAttempt[] = []
   /** Indexes (in the topic's bindings) of the failed attempts of the record in progress. */
@@ -208,6 +209,7 @@ export class ShardRuntime {
    */
   takeCommittable (): PartitionOffset[] {
     this.offsets.takeReleased(Atomics.load(this.writer.memory.i32, Control.RELEASED) >>> 0)
+    this.#releasedSinceTake = 0
     if (!this.offsets.hasPending) return []
     const result: PartitionOffset[] = []
     for (const [key, offset] of this.offsets.drainPending()) {
@@ -216,6 +218,15 @@ export class ShardRuntime {
       result.push({ topic: topic.name, partition: keyPartition(key), offset: offset + 1 })
     }
     return result
+  }
+
+  /**
+   * Records the main thread released since the last takeCommittable(), for a commit triggered by
+   * count (the `commit.records` setting). Allocates nothing.
+   */
+  releasedSinceCommit (): number {
+    this.#releasedSinceTake += this.offsets.takeReleased(Atomics.load(this.writer.memory.i32, Control.RELEASED) >>> 0)
+    return this.#releasedSinceTake
   }
 
   /** Puts offsets back after a failed commit so the next commit retries them. */

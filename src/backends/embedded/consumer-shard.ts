@@ -89,7 +89,7 @@ export async function runConsumerShard (task: ConsumerShardTask): Promise<ShardS
       const reply = await Promise.race([client.fetch(positions, fetchLimits), stopping])
       if (reply === null) break
       await ingestBatches(runtime, partitions, reply.batches)
-      if (task.commit.mode === 'released' && runtime.offsets.size >= task.commit.records) scheduleCommit(null)
+      if (task.commit.mode === 'released' && runtime.releasedSinceCommit() >= task.commit.records) scheduleCommit(null)
     }
 
     stopped = true

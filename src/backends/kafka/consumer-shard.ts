@@ -129,7 +129,7 @@ export async function runConsumerShard (task: ConsumerShardTask): Promise<ShardS
           resolveOffset(message.offset)
         }
         runtime.publish()
-        if (runtime.offsets.size >= task.commit.records) settleReleased()
+        if (runtime.releasedSinceCommit() >= task.commit.records) settleReleased()
         await heartbeat()
       },
     })
