@@ -123,7 +123,7 @@ export class Bus {
   readonly #context: ViewContext
   readonly #shards: ShardState[] = []
   readonly #rings: RingMemory[] = []
-  /** Window per event type id; index 0 holds decode errors. */
+  /** Window per event type id; index 0 contains decode errors. */
   readonly #windows: EventWindow[] = []
   readonly #readers: Array<EventReader<EventView>>[] = []
   readonly #drainedPerType: Int32Array
@@ -375,7 +375,7 @@ export class Bus {
   }
 
   /**
-   * Stops the bus: releases every record handed out (the game has processed them), asks each
+   * Stops the bus: releases every record handed out (the game has processed them), requests each
    * shard to commit what was released and leave its group, and waits up to `timeoutMs`.
    * Returns what was done and what was not.
    */

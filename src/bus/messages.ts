@@ -77,7 +77,7 @@ export interface ProducerStopReport {
 export const CommitMode = {
   /** The worker commits what the main thread released, batched by interval and count. */
   RELEASED: 'released',
-  /** The worker commits only what the main thread asks for with `bus.commit()`. */
+  /** The worker commits only what the main thread requests with `bus.commit()`. */
   MANUAL: 'manual',
 } as const
 

@@ -93,7 +93,7 @@ export class ShardRuntime {
     return this.#stopRequested || this.writer.closed
   }
 
-  /** Resolves when the main thread asks the shard to stop. */
+  /** Resolves when the main thread requests that the shard stop. */
   stopped (): Promise<void> {
     if (this.stopRequested) return Promise.resolve()
     return new Promise((resolve) => { this.#stopWaiters.push(resolve) })
@@ -198,7 +198,7 @@ export class ShardRuntime {
     deadLetter: async () => {},
   }
 
-  /** Publishes what was written, so the main thread sees it at its next tick. */
+  /** Publishes what was written, so that the main thread claims it at its next tick. */
   publish (): void {
     this.writer.publish()
   }

@@ -15,7 +15,7 @@ const EMPTY_HEADERS: ReadonlyArray<readonly [string, Uint8Array | null]> = []
 /**
  * Runs one consumer shard on a worker thread: a kafkajs consumer in the shard's group that hands
  * every fetched record to the ShardRuntime and commits the offsets the main thread released.
- * Resolves with a report when the main thread asks it to stop; rejects when the consumer crashes
+ * Resolves with a report when the main thread requests a stop; rejects when the consumer crashes
  * for good, which the bus reports and answers with a restart.
  */
 export async function runConsumerShard (task: ConsumerShardTask): Promise<ShardStopReport> {

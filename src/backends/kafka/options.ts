@@ -24,7 +24,7 @@ export interface KafkaConsumerOptions {
   heartbeatIntervalMs?: number
   /** Time the group coordinator waits for members during a rebalance, in ms. Default 60000. */
   rebalanceTimeoutMs?: number
-  /** Longest time the broker holds a fetch open waiting for data, in ms. Default 100. */
+  /** Maximum time the broker keeps a fetch open while waiting for data, in ms. Default 100. */
   maxWaitTimeMs?: number
   /** Fetch size limit per partition in bytes; bounds worker memory. Default 1 MiB. */
   maxBytesPerPartition?: number
@@ -41,8 +41,6 @@ export interface KafkaBackendOptions extends KafkaClientOptions {
   producer?: KafkaProducerOptions
   /** When an existing topic's partition count differs from the topology: fail start, or log a warning. Default `error`. */
   onPartitionMismatch?: 'error' | 'warn'
-  /** Check the topology against the broker without creating topics. Default false. */
-  validateOnly?: boolean
   /** Lowest KafkaJS log level forwarded from workers to the bus's logger. Default `warn`. */
   workerLogLevel?: WorkerLogLevel
 }
@@ -70,14 +68,14 @@ export interface KafkaWorkerConfig {
   readonly logLevel: WorkerLogLevel
 }
 
-const BACKEND_KEYS = new Set(['brokers', 'clientId', 'connectionTimeoutMs', 'requestTimeoutMs', 'retries', 'consumer', 'producer', 'onPartitionMismatch', 'validateOnly', 'workerLogLevel'])
+const BACKEND_KEYS = new Set(['brokers', 'clientId', 'connectionTimeoutMs', 'requestTimeoutMs', 'retries', 'consumer', 'producer', 'onPartitionMismatch', 'workerLogLevel'])
 const CONSUMER_KEYS = new Set(['sessionTimeoutMs', 'heartbeatIntervalMs', 'rebalanceTimeoutMs', 'maxWaitTimeMs', 'maxBytesPerPartition', 'maxBytes', 'isolationLevel'])
 
 /**
  * Validates kafkaBackend() options and fills in defaults. Throws INVALID_OPTION naming the option
  * path, the rule and the value received, also for unknown option names.
  */
-export function resolveKafkaOptions (options: KafkaBackendOptions): { worker: KafkaWorkerConfig, onPartitionMismatch: 'error' | 'warn', validateOnly: boolean } {
+export function resolveKafkaOptions (options: KafkaBackendOptions): { worker: KafkaWorkerConfig, onPartitionMismatch: 'error' | 'warn' } {
   if (typeof options !== 'object' || options === null) throw invalidOption('kafka', 'must be an object', options)
   rejectUnknown('kafka', options, BACKEND_KEYS)
 
@@ -107,8 +105,6 @@ export function resolveKafkaOptions (options: KafkaBackendOptions): { worker: Ka
   if (onPartitionMismatch !== 'error' && onPartitionMismatch !== 'warn') {
     throw invalidOption('kafka.onPartitionMismatch', 'must be "error" or "warn"', onPartitionMismatch)
   }
-  const validateOnly = options.validateOnly ?? false
-  if (typeof validateOnly !== 'boolean') throw invalidOption('kafka.validateOnly', 'must be a boolean', validateOnly)
   const logLevel = options.workerLogLevel ?? 'warn'
   if (logLevel !== 'info' && logLevel !== 'warn' && logLevel !== 'error') {
     throw invalidOption('kafka.workerLogLevel', 'must be "info", "warn" or "error"', logLevel)
@@ -116,7 +112,6 @@ export function resolveKafkaOptions (options: KafkaBackendOptions): { worker: Ka
 
   return {
     onPartitionMismatch,
-    validateOnly,
     worker: {
       client: {
         clientId,
