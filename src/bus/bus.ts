@@ -377,7 +377,8 @@ export class Bus {
   /**
    * Stops the bus: releases every record handed out (the game has processed them), requests each
    * shard to commit what was released and leave its group, and waits up to `timeoutMs`.
-   * Returns what was done and what was not.
+   * Returns what was done and what was not. Call it once the last tick's readers are done: the
+   * records that tick handed out count as processed and are committed.
    */
   async stop (timeoutMs = this.#options.stopTimeoutMs): Promise<StopReport> {
     if (!this.#running || this.#stopping) return { committed: [], timedOutShards: [], uncommittedRecords: 0, errors: [] }
