@@ -1,5 +1,5 @@
 import type { MessagePort } from 'node:worker_threads'
-import { ErrorCode, toErrorRecord, type ErrorRecord } from '../errors.js'
+import { ErrorCode, TickbusError, toErrorRecord, type ErrorRecord } from '../errors.js'
 import { createRingMemory } from '../ring/memory.js'
 import { RingWriter } from '../ring/ring-writer.js'
 import { Control } from '../ring/layout.js'
@@ -136,10 +136,12 @@ export class ShardRuntime {
     const events = this.#decodeRecord(topic, record)
     if (events.length > 0) {
       const bytes = this.records.measure(record, events)
+      if (bytes > this.writer.maxRecordBytes) return false
       if (this.records.writeEvents(record, events, bytes) === WriteResult.FULL) return false
     } else if (topic.bindings.length > 0) {
       if (topic.deadLetterTopic !== undefined) return false
       const body = this.#decodeErrorBody(topic, record)
+      if (this.records.decodeErrorBytes(record, this.#decodeErrorEncoder, body) > this.writer.maxRecordBytes) return false
       if (this.records.writeDecodeError(record, this.#decodeErrorTypeId, this.#decodeErrorEncoder, body) === WriteResult.FULL) return false
     }
     this.#track(topic, record)
@@ -156,15 +158,43 @@ export class ShardRuntime {
     const events = this.#decodeRecord(topic, record)
     if (events.length > 0) {
       const bytes = this.records.measure(record, events)
+      if (bytes > this.writer.maxRecordBytes) return await this.#ingestOversize(topic, record, bytes)
       while (this.records.writeEvents(record, events, bytes) === WriteResult.FULL) {
         if (!await this.#waitForSpace(bytes)) return false
       }
     } else if (topic.bindings.length > 0) {
-      const body = this.#decodeErrorBody(topic, record)
+      let body = this.#decodeErrorBody(topic, record)
       if (topic.deadLetterTopic !== undefined) await this.hooks.deadLetter(topic, record, [...this.#attempts])
+      const bytes = this.records.decodeErrorBytes(record, this.#decodeErrorEncoder, body)
+      if (bytes > this.writer.maxRecordBytes) {
+        body = { attempts: `${body.attempts}; ${oversizeReason(bytes, this.writer.maxRecordBytes)}, so the payload is left out`, payload: null }
+      }
       while (this.records.writeDecodeError(record, this.#decodeErrorTypeId, this.#decodeErrorEncoder, body) === WriteResult.FULL) {
         if (!await this.#waitForSpace(this.records.decodeErrorBytes(record, this.#decodeErrorEncoder, body))) return false
       }
+    }
+    this.#track(topic, record)
+    return true
+  }
+
+  /**
+   * Handles a record whose decoded events cannot fit into the ring at all: reports a
+   * RECORD_TOO_LARGE bus error and a decode-error record without the payload, and sends the
+   * record to the dead-letter topic when the topic has one, so it is kept somewhere.
+   */
+  async #ingestOversize (topic: LiveTopic, record: IncomingRecord, bytes: number): Promise<boolean> {
+    const reason = oversizeReason(bytes, this.writer.maxRecordBytes)
+    this.reportError(
+      new TickbusError(ErrorCode.RECORD_TOO_LARGE, `Record ${topic.name}[${record.partition}]@${record.offset}: ${reason}. Raise ringCapacityBytes or make the events smaller.`, { topic: topic.name, partition: record.partition, offset: record.offset }),
+      ErrorCode.RECORD_TOO_LARGE,
+      { topic: topic.name, partition: record.partition },
+    )
+    const attempts: DecodeAttempt[] = [{ decoder: 'ring', eventType: this.#events.map((event) => topic.bindings.find((binding) => binding.eventTypeId === event.eventTypeId)?.eventTypeName ?? '').join(','), error: reason }]
+    if (topic.deadLetterTopic !== undefined) await this.hooks.deadLetter(topic, record, attempts)
+    this.#events.length = 0
+    const body: DecodeErrorBody = { attempts: `${reason}, so the payload is left out`, payload: null }
+    while (this.records.writeDecodeError(record, this.#decodeErrorTypeId, this.#decodeErrorEncoder, body) === WriteResult.FULL) {
+      if (!await this.#waitForSpace(this.records.decodeErrorBytes(record, this.#decodeErrorEncoder, body))) return false
     }
     this.#track(topic, record)
     return true
@@ -277,6 +307,10 @@ function matches (binding: LiveBinding, record: IncomingRecord, attempts: Decode
     attempts.push({ decoder: binding.decoderName, eventType: binding.eventTypeName, error: `match predicate threw: ${error instanceof Error ? error.message : String(error)}` })
     return false
   }
+}
+
+function oversizeReason (bytes: number, maxRecordBytes: number): string {
+  return `its ring records take ${bytes} bytes, more than the ring's maximum record size of ${maxRecordBytes} bytes`
 }
 
 function formatAttempts (attempts: readonly DecodeAttempt[], topic: LiveTopic): string {

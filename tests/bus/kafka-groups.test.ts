@@ -215,6 +215,47 @@ describe('tick limits and large records', () => {
   })
 })
 
+describe('oversize records', () => {
+  it('reports a record larger than the ring and goes on', async () => {
+    const Note = defineEvent('Note', { id: t.u32(), text: t.string() })
+    const topic = uniqueName('oversize')
+    const topology = createTopology()
+      .topic(topic, { partitions: 1, replicationFactor: 1 })
+      .group(uniqueName('server'), { topics: [topic], initialOffset: 'earliest' })
+      .bind(topic, Note)
+      .build()
+    const bus = await startKafkaBus({ topology, ringCapacityBytes: 16 * 1024 })
+    const notes = bus.reader(Note)
+    const decodeErrors = bus.decodeErrors()
+    const kafka = useTestKafka()
+    const producer = await kafka.producer()
+    await producer.send({
+      topic,
+      messages: [
+        { value: JSON.stringify({ id: 1, text: 'small' }) },
+        { value: JSON.stringify({ id: 2, text: 'x'.repeat(40_000) }) },
+        { value: JSON.stringify({ id: 3, text: 'small again' }) },
+      ],
+    })
+
+    const ids: number[] = []
+    const failures: Array<{ offset: number, attempts: string, payload: Uint8Array | null }> = []
+    const errors: TickbusError[] = []
+    await tickUntil(bus, () => {
+      for (const note of notes) ids.push(note.id)
+      for (const failure of decodeErrors) failures.push({ offset: failure.offset, attempts: failure.attempts, payload: failure.payload })
+      errors.push(...bus.errors)
+    }, () => ids.length === 2 && failures.length === 1 && errors.length > 0, 30_000, 'two notes, one decode error and one bus error')
+
+    expect(ids).toEqual([1, 3])
+    expect(failures[0]!.offset).toBe(1)
+    expect(failures[0]!.payload).toBeNull()
+    expect(failures[0]!.attempts).toContain('maximum record size of 16384 bytes')
+    expect(errors[0]!.code).toBe(ErrorCode.RECORD_TOO_LARGE)
+    expect(errors[0]!.message).toContain('ringCapacityBytes')
+  })
+})
+
 describe('metadata and decoders', () => {
   it('exposes topic, partition, offset, key, headers, timestamp and group', async () => {
     const topic = uniqueName('meta')
