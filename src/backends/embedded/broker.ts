@@ -184,6 +184,7 @@ export class EmbeddedBroker implements TopicCatalog {
           records: read.records,
           nextOffset: read.nextOffset,
           highWatermark: log.endOffset,
+          logStartOffset: log.logStartOffset,
         })
       }
     }

@@ -123,6 +123,10 @@ async function ingestBatches (runtime: ShardRuntime, partitions: Map<number, Par
     const key = partitionKey(topic.id, batch.partition)
     const state = partitions.get(key)
     if (state === undefined || state.offset !== batch.fetchOffset) continue
+    // Lag metrics take the high watermark and log start from fetch replies. The committed offset
+    // comes from this shard's own commit results, so the value passed here is "none" (-1) with an
+    // epoch that never matches, which leaves the stored committed offset unchanged.
+    runtime.stats.setBrokerOffsets(topic.id, batch.partition, batch.logStartOffset, batch.highWatermark, -1, -1)
     for (const record of batch.records) {
       // A rebalance during an await below may have taken the partition away.
       if (runtime.stopRequested || partitions.get(key) !== state) return

@@ -56,6 +56,8 @@ export interface FetchedBatch {
   readonly nextOffset: number
   /** End offset of the partition when the reply was built. */
   readonly highWatermark: number
+  /** Oldest offset the partition's log retains when the reply was built. */
+  readonly logStartOffset: number
 }
 
 /** A partition of a member's assignment and the offset a new owner starts reading at. */
