@@ -10,6 +10,9 @@ import { reportBrokerOutages } from './broker-outage.js'
 import { OffsetRefresher } from './offset-refresh.js'
 import type { KafkaWorkerConfig } from './options.js'
 
+/** Records between two checks of whether kafkajs still runs the batch (see eachBatch). */
+const STALE_CHECK_RECORDS = 16
+
 const EMPTY_HEADERS: ReadonlyArray<readonly [string, Uint8Array | null]> = []
 
 /**
@@ -122,12 +125,26 @@ export async function runConsumerShard (task: ConsumerShardTask): Promise<ShardS
         if (topic === undefined) return
         const partition = batch.partition
         runtime.stats.setHighWatermark(topic.id, partition, Number(batch.highWatermark))
-        for (const message of batch.messages) {
-          if (!isRunning() || isStale() || runtime.stopRequested) break
+        // isRunning() and isStale() look up kafkajs's seek state and resolveOffset() parses the
+        // offset string, which together took about 15% of a worker's time when done per record.
+        // They now run every STALE_CHECK_RECORDS records, after each wait for ring space, and
+        // once per batch.
+        const messages = batch.messages
+        let lastOffset: string | undefined
+        for (let i = 0; i < messages.length; i++) {
+          if (runtime.stopRequested) break
+          if (i % STALE_CHECK_RECORDS === 0 && (!isRunning() || isStale())) break
+          const message = messages[i]!
           const record = toIncomingRecord(topic, partition, message)
-          if (!runtime.tryIngest(topic, record) && !await runtime.ingest(topic, record)) break
-          resolveOffset(message.offset)
+          if (!runtime.tryIngest(topic, record)) {
+            if (!await runtime.ingest(topic, record)) break
+            lastOffset = message.offset
+            if (!isRunning() || isStale()) break
+            continue
+          }
+          lastOffset = message.offset
         }
+        if (lastOffset !== undefined) resolveOffset(lastOffset)
         runtime.publish()
         if (runtime.releasedSinceCommit() >= task.commit.records) settleReleased()
         await heartbeat()
