@@ -288,13 +288,14 @@ export class Bus {
 
   /**
    * Bus errors (worker crashes, broker outages, writes refused by a full outbound ring) that
-   * arrived before this tick. Failed commits are reported in commitResults instead.
+   * arrived before this tick. Failed commits are reported in commitResults instead. The array is
+   * reused: it is valid until the next tick, so copy what you keep.
    */
   get errors (): readonly TickbusError[] {
     return this.#errors
   }
 
-  /** Commit outcomes that arrived before this tick. */
+  /** Commit outcomes that arrived before this tick; like `errors`, valid until the next tick. */
   get commitResults (): readonly CommitResult[] {
     return this.#commitResults
   }
@@ -323,10 +324,15 @@ export class Bus {
       this.#drainedPerType[type] = 0
     }
     this.#outbound.beginTick(generation)
+    // The arrays swap roles instead of being replaced, so a tick allocates none.
+    const shownErrors = this.#errors
+    shownErrors.length = 0
     this.#errors = this.#pendingErrors
-    this.#pendingErrors = []
+    this.#pendingErrors = shownErrors
+    const shownCommits = this.#commitResults
+    shownCommits.length = 0
     this.#commitResults = this.#pendingCommits
-    this.#pendingCommits = []
+    this.#pendingCommits = shownCommits
 
     this.metrics.beginTick()
     const drained = this.#claim(started)
