@@ -59,11 +59,18 @@ describe('broker restart', () => {
     await waitFor(() => new Set(consumer.events.map((event) => event.id)).size >= acknowledged, 30_000, { description: `all ${acknowledged} ids after the restart` })
     const stopped = await consumer.stop()
 
-    // Inbound: the outage was reported while it lasted, once, as retriable.
+    // Inbound: the outage was reported while it lasted, first as BROKER_UNREACHABLE, and every
+    // report was retriable. Usually that is the only report; when kafkajs gives up on its own
+    // restarts (its retries ran out during the outage), the shard fails and the bus restarts it
+    // with back-off, and each new consumer reports the outage again.
     const outageErrors = consumer.lines.slice(0, linesDuringOutage).filter((line) => line.type === 'error')
-    expect(outageErrors.map((line) => line.code)).toEqual(['TICKBUS_BROKER_UNREACHABLE'])
-    expect(outageErrors[0]!.retriable).toBe(true)
-    expect(consumer.linesOf('reachable')).toHaveLength(1)
+    expect(outageErrors.length).toBeGreaterThan(0)
+    expect(outageErrors[0]!.code).toBe('TICKBUS_BROKER_UNREACHABLE')
+    for (const error of outageErrors) {
+      expect(['TICKBUS_BROKER_UNREACHABLE', 'TICKBUS_WORKER_CRASHED']).toContain(error.code)
+      expect(error.retriable).toBe(true)
+    }
+    expect(consumer.linesOf('reachable').length).toBeGreaterThanOrEqual(1)
     expect(missingIds(new Set(consumer.events.map((event) => event.id)), acknowledged)).toEqual([])
 
     // Outbound: events the producer could not send were reported as delivery failures during the
