@@ -22,7 +22,10 @@ if (values.brokers === undefined || values.prefix === undefined) {
 }
 const { moves, items } = demoTopology(values.prefix)
 
-const kafka = new Kafka({ clientId: 'tickbus-demo-load', brokers: values.brokers.split(','), logLevel: logLevel.ERROR })
+// kafkajs logs retried requests at error level, such as InitProducerId while a new broker's
+// coordinator is still loading. A send that finally fails rejects sendBatch() instead, which ends
+// this process with a non-zero exit code that the demo server prints.
+const kafka = new Kafka({ clientId: 'tickbus-demo-load', brokers: values.brokers.split(','), logLevel: logLevel.NOTHING })
 const producer = kafka.producer({ allowAutoTopicCreation: false, idempotent: true, maxInFlightRequests: 1 })
 await producer.connect()
 let interrupted = false
