@@ -318,9 +318,10 @@ export class Bus {
     }
     for (let type = 0; type < this.#windows.length; type++) {
       const window = this.#windows[type]!
-      const first = window.beginTick()
+      const first = window.firstSequenceAfterNextTick()
       const readers = this.#readers[type]!
       for (let i = 0; i < readers.length; i++) readers[i]!.accountDropped(first)
+      window.beginTick()
       this.#drainedPerType[type] = 0
     }
     this.#outbound.beginTick(generation)

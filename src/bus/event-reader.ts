@@ -106,9 +106,19 @@ export class EventReader<V extends EventView> implements IterableIterator<V> {
 
   /** @internal Called by the bus before it drops records, so their loss counts as missed. */
   accountDropped (newFirstSequence: number): void {
-    if (this.#cursor < newFirstSequence) {
+    if (this.#cursor >= newFirstSequence) return
+    if (this.#groupId === 0) {
       this.#missed += newFirstSequence - this.#cursor
-      this.#cursor = newFirstSequence
+    } else {
+      // A reader of one consumer group misses only that group's records. The records to drop are
+      // still in the window, because the bus calls this before the window's beginTick().
+      const window = this.#window
+      for (let sequence = Math.max(this.#cursor, window.firstSequence); sequence < newFirstSequence; sequence++) {
+        const index = sequence - window.firstSequence
+        const memory = this.#rings[window.rings[index]!]!
+        if (memory.u16[(window.offsets[index]! + Header.GROUP) >> 1] === this.#groupId) this.#missed++
+      }
     }
+    this.#cursor = newFirstSequence
   }
 }

@@ -31,6 +31,12 @@ export class EventWindow {
     return this.firstSequence + this.length
   }
 
+  /** Sequence number of the oldest record that stays live when the next beginTick() runs. */
+  firstSequenceAfterNextTick (): number {
+    if (this.#tickStarts.length < this.#lifetimeTicks) return this.firstSequence
+    return this.#tickStarts.length > 1 ? this.#tickStarts[1]! : this.endSequence
+  }
+
   /**
    * Starts a tick: drops the records of the tick that falls out of the lifetime and returns the
    * sequence number of the oldest record still live.

@@ -147,8 +147,9 @@ export class OutboundChannel {
     this.writer.publish()
     const reader = this.#feedbackReader
     if (this.#marks.length >= this.#settings.lifetimeTicks) reader.release(this.#marks.shift()!)
-    const first = this.#window.beginTick()
+    const first = this.#window.firstSequenceAfterNextTick()
     for (const failureReader of this.#readers) failureReader.accountDropped(first)
+    this.#window.beginTick()
 
     reader.claim()
     const kinds = this.#feedbackMemory.u8
