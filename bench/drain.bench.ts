@@ -51,7 +51,7 @@ function fillRing (): void {
   writer.publish()
 }
 
-/** One tick: release, claim into the window, read three fields of every event. Returns a checksum. */
+/** Runs one tick: release, claim into the window, read three fields of every event. Returns a checksum. */
 function drainTick (): number {
   generation++
   reader.release(reader.mark())

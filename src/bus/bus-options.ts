@@ -29,7 +29,7 @@ export interface BusOptions {
   commit?: {
     /** `released` (default): workers commit what ticks released. `manual`: only what bus.commit() names. */
     mode?: CommitMode
-    /** Longest time a released offset waits for its commit, in ms. Default 1000. */
+    /** Maximum time a released offset waits for its commit, in ms. Default 1000. */
     intervalMs?: number
     /** Released records that trigger a commit before the interval ends. Default 10000. */
     records?: number

@@ -50,7 +50,7 @@ export interface CommitStatistics {
   readonly committed: Map<string, number>
 }
 
-/** What Bus.stop() did and did not finish. */
+/** Outcome of Bus.stop(): what it finished and what it left. */
 export interface StopReport {
   /** Offsets committed while stopping. */
   readonly committed: readonly PartitionOffset[]
@@ -59,7 +59,7 @@ export interface StopReport {
   /** Records fetched and written to a ring but not committed; they are fetched again by the next consumer. */
   readonly uncommittedRecords: number
   readonly errors: readonly TickbusError[]
-  /** What stopping the producer delivered, reported as failed and left unknown. */
+  /** Producer outcome of the stop: events delivered, reported as failed, and left unknown. */
   readonly producer?: ProducerStopResult
 }
 
@@ -93,7 +93,7 @@ interface ShardState {
   assignment: Set<string>
   /**
    * Partitions (as partitionKey values) the shard lost in its last rebalance, and the ring
-   * position before which their records are skipped; null when nothing is to be skipped.
+   * position before which their records are skipped. Null when nothing is to be skipped.
    */
   revoked: { readonly keys: Set<number>, readonly until: number } | null
   startedAt: number
@@ -183,8 +183,8 @@ export class Bus {
   /** @internal Use createBus(). */
   async start (): Promise<void> {
     if (this.#running) return
-    // Workers resolve the topology too; doing it here first reports a broken decoder module or
-    // protobuf type as a rejected createBus() rather than as crashing shards.
+    // Workers resolve the topology too. Resolving it here first makes a broken decoder module or
+    // protobuf type reject createBus(), rather than crash the shards.
     await resolveTopology(this.topology)
     const report = await this.backend.start(this.topology, this.logger)
     for (const warning of report.warnings) this.logger.warn({ backend: this.backend.name }, warning)
@@ -280,7 +280,7 @@ export class Bus {
 
   /**
    * Records not handed out because their partition moved to another consumer in a rebalance
-   * before the tick read them; the partition's new owner reads them from the committed offset.
+   * before the tick read them. The partition's new owner reads them from the committed offset.
    */
   get revokedRecordsSkipped (): number {
     return this.#revokedRecordsSkipped

@@ -1,8 +1,8 @@
 /**
  * The live records of one event type on the main thread: the records claimed by the last
  * `eventLifetimeTicks` ticks, in claim order, each as (ring index, absolute record offset).
- * Records carry a sequence number (their position in the type's stream since the bus started);
- * readers keep a cursor in that numbering, so each reader sees each record once.
+ * Records carry a sequence number: their position in the type's stream since the bus started.
+ * Readers keep a cursor in that numbering, so each reader returns each record once.
  *
  * Main thread only. Appending allocates only when the arrays grow; everything else allocates
  * nothing.

@@ -86,7 +86,7 @@ export class RecordWriter {
    * same arguments, called just before. Returns WriteResult.FULL when they do not fit now.
    */
   writeEvents (record: IncomingRecord, events: readonly DecodedEvent[], bytes: number): number {
-    // One contiguous span of the total size holds every record of the fan-out back to back, so
+    // One contiguous span of the total size fits every record of the fan-out back to back, so
     // once it is open each reserve() below succeeds.
     if (this.#writer.reserveSpan(bytes) === RING_FULL) return WriteResult.FULL
 

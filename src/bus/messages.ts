@@ -61,7 +61,7 @@ export type FromProducerMessage =
   | { readonly type: 'producer-error', readonly error: ErrorRecord }
   | Extract<FromWorkerMessage, { type: 'log' }>
 
-/** What the producer task resolves with when it stops. */
+/** Report the producer task resolves with when it stops. */
 export interface ProducerStopReport {
   /** Events delivered during this task's life. */
   readonly delivered: number
@@ -85,7 +85,7 @@ export type CommitMode = (typeof CommitMode)[keyof typeof CommitMode]
 
 export interface CommitSettings {
   readonly mode: CommitMode
-  /** Longest time a released offset waits before it is committed, in ms. */
+  /** Maximum time a released offset waits before it is committed, in ms. */
   readonly intervalMs: number
   /** Number of released records that triggers a commit before the interval ends. */
   readonly records: number
@@ -123,7 +123,7 @@ export type FromWorkerMessage =
   | { readonly type: 'error', readonly shard: number, readonly error: ErrorRecord }
   | { readonly type: 'log', readonly level: 'info' | 'warn' | 'error', readonly message: string, readonly fields: Record<string, unknown> }
 
-/** What a consumer shard task resolves with when it stops. */
+/** Report a consumer shard task resolves with when it stops. */
 export interface ShardStopReport {
   readonly shard: number
   /** Offsets committed during the stop. */

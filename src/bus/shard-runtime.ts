@@ -12,7 +12,7 @@ import type { Topology } from '../topology/types.js'
 import { shardStatsLayout } from '../metrics/shard-stats-layout.js'
 import { ShardStatsWriter } from '../metrics/shard-stats-writer.js'
 
-/** Longest single wait for ring space before the backend gets a chance to heartbeat, in ms. */
+/** Maximum single wait for ring space before the backend gets a chance to heartbeat, in ms. */
 const SPACE_WAIT_SLICE_MS = 500
 
 /** A failed decode attempt, reported in the decode-error record. */
@@ -22,7 +22,7 @@ export interface DecodeAttempt {
   readonly error: string
 }
 
-/** What a decode-error record carries, encoded by the built-in decode-error event type. */
+/** Body of a decode-error record, encoded by the built-in decode-error event type. */
 export interface DecodeErrorBody {
   readonly attempts: string
   readonly payload: Uint8Array | null
@@ -130,7 +130,7 @@ export class ShardRuntime {
   /**
    * Decodes one fetched record and writes the result into the ring when it fits now. Returns
    * false, having written and tracked nothing, when the ring is full or the record needs the
-   * dead-letter topic; the caller then awaits ingest() for the same record.
+   * dead-letter topic. The caller then awaits ingest() for the same record.
    */
   tryIngest (topic: LiveTopic, record: IncomingRecord): boolean {
     const events = this.#decodeRecord(topic, record)
@@ -151,8 +151,8 @@ export class ShardRuntime {
   /**
    * Decodes one fetched record and writes the result into the ring, waiting for space while the
    * ring is full and sending undecodable records to the dead-letter topic first. Returns false
-   * when the shard was asked to stop before the record was written; the record is then neither
-   * written nor tracked, so it is fetched again after a restart.
+   * when the main thread requested a stop before the record was written. The record is then
+   * neither written nor tracked, so it is fetched again after a restart.
    */
   async ingest (topic: LiveTopic, record: IncomingRecord): Promise<boolean> {
     const events = this.#decodeRecord(topic, record)
@@ -178,9 +178,9 @@ export class ShardRuntime {
   }
 
   /**
-   * Handles a record whose decoded events cannot fit into the ring at all: reports a
-   * RECORD_TOO_LARGE bus error and a decode-error record without the payload, and sends the
-   * record to the dead-letter topic when the topic has one, so it is kept somewhere.
+   * Handles a record whose decoded events cannot fit into the ring at all. Reports a
+   * RECORD_TOO_LARGE bus error and writes a decode-error record without the payload. When the
+   * topic has a dead-letter topic, the record is also sent there unchanged.
    */
   async #ingestOversize (topic: LiveTopic, record: IncomingRecord, bytes: number): Promise<boolean> {
     const reason = oversizeReason(bytes, this.writer.maxRecordBytes)

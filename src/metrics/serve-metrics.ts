@@ -74,7 +74,7 @@ export function busHealth (bus: Bus): BusHealth {
  * Serves `GET /metrics` (Prometheus text format) and `GET /health` (BusHealth as JSON: status 200
  * when `status` is `ok`, 503 otherwise) over HTTP, and resolves once the server listens. Other
  * paths return 404 and other methods 405. Errors while collecting are logged on the bus's logger
- * and answered with 500. Main thread.
+ * and returned as status 500. Main thread.
  *
  * Throws INVALID_OPTION for a port outside 0-65535 or an empty host. Rejects with Node's listen
  * error (such as EADDRINUSE) when the port cannot be bound.

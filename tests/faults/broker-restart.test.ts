@@ -60,9 +60,9 @@ describe('broker restart', () => {
     const stopped = await consumer.stop()
 
     // Inbound: the outage was reported while it lasted, first as BROKER_UNREACHABLE, and every
-    // report was retriable. Usually that is the only report; when kafkajs gives up on its own
-    // restarts (its retries ran out during the outage), the shard fails and the bus restarts it
-    // with back-off, and each new consumer reports the outage again.
+    // report was retriable. Usually that is the only report. When kafkajs gives up on its own
+    // restarts because its retries ran out during the outage, the shard fails and the bus
+    // restarts it with back-off, and each new consumer reports the outage again.
     const outageErrors = consumer.lines.slice(0, linesDuringOutage).filter((line) => line.type === 'error')
     expect(outageErrors.length).toBeGreaterThan(0)
     expect(outageErrors[0]!.code).toBe('TICKBUS_BROKER_UNREACHABLE')

@@ -33,7 +33,7 @@ describe('tick stall', () => {
       ringCapacityBytes: RING_BYTES,
       sessionTimeoutMs: SESSION_TIMEOUT_MS,
       heartbeatIntervalMs: 1000,
-      // Bounds what one kafkajs fetch holds in the worker while it waits for ring space.
+      // Bounds the bytes one kafkajs fetch keeps in the worker while it waits for ring space.
       maxBytesPerPartition: 64 * 1024,
       tickIntervalMs: 2,
       depthsEveryTicks: 50,

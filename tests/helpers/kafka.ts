@@ -98,7 +98,7 @@ export class TestKafka {
   }
 
   /**
-   * Creates a producer. Without a config it is idempotent: kafkajs retries a send whose answer
+   * Creates a producer. Without a config it is idempotent: kafkajs retries a send whose response
    * was lost (common right after a topic is created), and only an idempotent producer keeps the
    * broker from storing that batch twice.
    */
@@ -120,7 +120,7 @@ export class TestKafka {
   async createTopic(topic: string, numPartitions: number): Promise<void> {
     this.topicAdmin ??= this.admin();
     const admin = await this.topicAdmin;
-    // kafkajs 2.2.4's waitForLeaders gives up when a KRaft broker briefly answers
+    // kafkajs 2.2.4's waitForLeaders gives up when a KRaft broker briefly returns
     // UNKNOWN_TOPIC_OR_PARTITION for a new topic, so leaders are awaited here instead.
     const created = await admin.createTopics({ topics: [{ topic, numPartitions }], waitForLeaders: false });
     if (!created) {

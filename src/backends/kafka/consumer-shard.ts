@@ -19,7 +19,7 @@ const EMPTY_HEADERS: ReadonlyArray<readonly [string, Uint8Array | null]> = []
  * Runs one consumer shard on a worker thread: a kafkajs consumer in the shard's group that hands
  * every fetched record to the ShardRuntime and commits the offsets the main thread released.
  * Resolves with a report when the main thread requests a stop; rejects when the consumer crashes
- * for good, which the bus reports and answers with a restart.
+ * for good, which the bus reports and follows with a restart.
  */
 export async function runConsumerShard (task: ConsumerShardTask): Promise<ShardStopReport> {
   const config = task.backendConfig as KafkaWorkerConfig
@@ -219,7 +219,7 @@ function toBytes (value: Buffer | string | undefined): Uint8Array | null {
   return typeof value === 'string' ? Buffer.from(value, 'utf8') : value
 }
 
-/** The dead-letter copy: the original key, value and headers, plus headers saying why. */
+/** Builds the dead-letter copy: the original key, value and headers, plus headers saying why. */
 function deadLetterMessage (topic: LiveTopic, record: IncomingRecord, attempts: readonly DecodeAttempt[]) {
   const headers: IHeaders = {}
   for (const [name, value] of record.headers) {
